@@ -1,0 +1,28 @@
+"""Spatial squeeze, channel excitation: sSE (Roy et al., MICCAI 2018, Sec. 2.2).
+
+q = sigmoid(W_s * U) with W_s a 1x1(x1) convolution C -> 1; out = U * q per voxel.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .base import CONV, AttentionBlock
+from .registry import register_attention
+
+
+@register_attention("sse")
+class SSE(AttentionBlock):
+    def __init__(self, channels: int, spatial_dims: int = 2, bias: bool = True) -> None:
+        super().__init__(channels, spatial_dims)
+        self.conv = CONV[spatial_dims](channels, 1, kernel_size=1, bias=bias)
+
+    def spatial_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """q in (0, 1)^{B x 1 x spatial}."""
+        return torch.sigmoid(self.conv(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        q = self.spatial_weights(x)
+        self.keep(None, q)
+        return x * q

@@ -1,0 +1,63 @@
+"""The ``medseg`` command.
+
+``fit|validate|test|predict`` go to LightningCLI (the YAML is the experiment); the other subcommands are
+plain functions whose signatures jsonargparse turns into options, so there is no hand-written argparse.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+# subcommand -> "module:function" (or a nested dict for groups such as ``medseg data check``)
+TOOLS: dict[str, str | dict[str, str]] = {
+    "synth": "medseg.data.synth:synth",
+    "data": {"check": "medseg.data.check:check"},
+    "demo": "medseg.demo:demo",
+    "summary": "medseg.nets.summary:summary",
+    "sweep": "medseg.sweep:sweep",
+    "report": "medseg.eval.report:report",
+}
+
+
+def _load(target: str):
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _usage() -> str:
+    names = list(LIGHTNING_SUBCOMMANDS) + [
+        f"{k} {sub}" if isinstance(v, dict) else k for k, v in TOOLS.items() for sub in (v if isinstance(v, dict) else [""])
+    ]
+    return "usage: medseg {" + ",".join(n.strip() for n in names) + "} [options]   (medseg SUBCOMMAND --help)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command in LIGHTNING_SUBCOMMANDS:
+        from medseg.engine.cli import run_lightning_cli
+
+        run_lightning_cli([command, *rest])
+        return 0
+    if command not in TOOLS:
+        print(f"medseg: unknown subcommand {command!r}\n{_usage()}", file=sys.stderr)
+        return 2
+    from jsonargparse import CLI
+
+    target = TOOLS[command]
+    if isinstance(target, dict):
+        functions = {name: _load(t) for name, t in target.items()}
+        result = CLI(functions, args=rest, prog=f"medseg {command}", as_positional=True)
+    else:
+        result = CLI(_load(target), args=rest, prog=f"medseg {command}", as_positional=True)
+    return int(result) if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Manifests, label tables, readers, transforms, slice/patch data modules, phantoms."""

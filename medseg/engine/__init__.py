@@ -1,0 +1,1 @@
+"""LightningModule, losses, volume inference."""

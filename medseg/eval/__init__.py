@@ -1,0 +1,1 @@
+"""Metrics, result tables, statistics, plots."""

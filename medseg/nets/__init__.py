@@ -1,0 +1,1 @@
+"""Encoder-decoder networks with per-site attention placement."""
