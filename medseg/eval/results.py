@@ -1,0 +1,126 @@
+"""Test results files: ``D/results/dice_per_structure.csv`` and ``D/results/summary.json``.
+
+CSV columns: ``subject,structure_id,structure,dice`` (+ ``hd95,asd`` in mm when computed), one row per
+subject and foreground structure, subjects sorted by id; NaN is written as an empty cell.
+``summary.json``: ``mean_dice`` (mean over subjects of each subject's mean foreground Dice),
+``per_structure`` ({name: mean over subjects}), ``num_subjects`` plus whatever the caller adds
+(``params``, ``config_hash``, ...). Files are written atomically (temp file + ``os.replace``). Results
+already in the folder are never overwritten silently: they are moved to
+``results/previous/<YYYYmmdd-HHMMSS>/`` first and a warning names the backup.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from medseg.eval.metrics import mean_foreground
+
+CSV_NAME = "dice_per_structure.csv"
+SUMMARY_NAME = "summary.json"
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to a temp file beside ``path`` and ``os.replace`` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _number(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def result_rows(
+    subject: str,
+    dice: np.ndarray,
+    class_names: list[str],
+    hd95: np.ndarray | None = None,
+    asd: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """One row per foreground structure (class ids 1..K-1) of one subject."""
+    if len(class_names) != len(dice):
+        raise ValueError(f"subject {subject!r}: {len(dice)} Dice values but {len(class_names)} class names")
+    rows = []
+    for c in range(1, len(dice)):
+        row: dict[str, Any] = {"subject": subject, "structure_id": c, "structure": class_names[c], "dice": dice[c]}
+        if hd95 is not None:
+            row["hd95"] = hd95[c]
+        if asd is not None:
+            row["asd"] = asd[c]
+        rows.append(row)
+    return rows
+
+
+def summarise(per_subject: Mapping[str, np.ndarray], class_names: list[str]) -> dict[str, Any]:
+    """``mean_dice``, ``per_structure`` and ``num_subjects`` from {subject: Dice per class}."""
+    if not per_subject:
+        raise ValueError("no subjects to summarise")
+    table = np.stack([np.asarray(per_subject[s], dtype=np.float64) for s in sorted(per_subject)])
+    subject_means = np.array([mean_foreground(row) for row in table])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN structure → NaN, written as null
+        structure_means = np.nanmean(table, axis=0)
+        mean_dice = float(np.nanmean(subject_means))
+    return {
+        "mean_dice": _number(mean_dice),
+        "per_structure": {class_names[c]: _number(structure_means[c]) for c in range(1, len(class_names))},
+        "num_subjects": len(per_subject),
+    }
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    columns = ["subject", "structure_id", "structure", "dice"] + [k for k in ("hd95", "asd") if rows and k in rows[0]]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: (r["subject"], r["structure_id"])):
+        writer.writerow({k: ("" if _number(row[k]) is None else repr(float(row[k]))) if k in ("dice", "hd95", "asd")
+                         else row[k] for k in columns})
+    return buffer.getvalue()
+
+
+def backup_previous(results_dir: str | os.PathLike) -> Path | None:
+    """Move existing results files to ``results/previous/<timestamp>/``; return that folder (or None)."""
+    results_dir = Path(results_dir)
+    existing = [results_dir / n for n in (CSV_NAME, SUMMARY_NAME) if (results_dir / n).exists()]
+    if not existing:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    backup = results_dir / "previous" / stamp
+    suffix = 1
+    while backup.exists():
+        backup, suffix = results_dir / "previous" / f"{stamp}-{suffix}", suffix + 1
+    backup.mkdir(parents=True)
+    for path in existing:
+        shutil.move(str(path), backup / path.name)
+    warnings.warn(f"{results_dir}: previous results moved to {backup}", stacklevel=2)
+    return backup
+
+
+def write_results(results_dir: str | os.PathLike, rows: list[dict[str, Any]], summary: dict[str, Any]) -> tuple[Path, Path]:
+    """Write the CSV and summary atomically, backing up any previous results first."""
+    results_dir = Path(results_dir)
+    backup_previous(results_dir)
+    csv_path = atomic_write_text(results_dir / CSV_NAME, _csv_text(rows))
+    summary_path = atomic_write_text(results_dir / SUMMARY_NAME, json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    return csv_path, summary_path
