@@ -1,4 +1,4 @@
-"""Shared plumbing for attention blocks: input checks and layer factories indexed by ``spatial_dims``."""
+"""Shared plumbing for attention blocks: input checks, the reduction rule and layer factories."""
 
 from __future__ import annotations
 
@@ -18,22 +18,26 @@ class AttentionBlock(nn.Module):
 
     def __init__(self, channels: int, spatial_dims: int) -> None:
         super().__init__()
+        if spatial_dims not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: spatial_dims must be 2 or 3, got {spatial_dims!r}")
         self.channels = channels
         self.out_channels = channels
         self.spatial_dims = spatial_dims
         self.keep_attention = False
         self.attention_map: torch.Tensor | dict[str, torch.Tensor] | None = None
 
-    def check_input(self, x: torch.Tensor) -> None:
+    def check_input(self, x: torch.Tensor, channels: int | None = None, name: str = "input") -> None:
+        """Raise if ``x`` is not ``(B, channels, *spatial)`` with ``spatial_dims`` spatial axes."""
+        channels = self.channels if channels is None else channels
         if x.ndim != self.spatial_dims + 2:
             raise ValueError(
-                f"{type(self).__name__}: expected a {self.spatial_dims + 2}D input (B, C, *spatial) "
+                f"{type(self).__name__}: expected a {self.spatial_dims + 2}D {name} (B, C, *spatial) "
                 f"for spatial_dims={self.spatial_dims}, got shape {tuple(x.shape)}"
             )
-        if x.shape[1] != self.channels:
+        if x.shape[1] != channels:
             raise ValueError(
-                f"{type(self).__name__}: expected {self.channels} channels, got {x.shape[1]} "
-                f"(input shape {tuple(x.shape)})"
+                f"{type(self).__name__}: expected {channels} channels in the {name}, got {x.shape[1]} "
+                f"(shape {tuple(x.shape)})"
             )
 
     def keep(self, name: str | None, value: torch.Tensor) -> None:
@@ -49,15 +53,24 @@ class AttentionBlock(nn.Module):
             self.attention_map[name] = value
 
 
-def check_reduction(block: str, channels: int, reduction: int) -> int:
-    """Hidden width ``channels // reduction``; errors name the block and both values."""
-    if not isinstance(reduction, int) or reduction < 1:
+def reduced_width(block: str, channels: int, reduction: int | None, default: int) -> int:
+    """Hidden width ``channels // reduction`` of a bottleneck MLP.
+
+    Rule: ``reduction=None`` means the paper's value ``default``, capped at ``channels`` so that narrow
+    layers still build (hidden width ``max(1, C // default)``); an explicit ``reduction`` larger than
+    ``channels`` is an error naming the block, the allowed range and the value given.
+    """
+    if reduction is None:
+        return max(1, channels // default)
+    if isinstance(reduction, bool) or not isinstance(reduction, int) or reduction < 1:
         raise ValueError(f"{block}: reduction must be a positive int, got {reduction!r}")
     if reduction > channels:
-        raise ValueError(f"{block}: reduction {reduction} is larger than the number of channels {channels}")
-    return max(1, channels // reduction)
+        raise ValueError(
+            f"{block}: reduction must be at most the number of channels ({channels}), got reduction={reduction}"
+        )
+    return channels // reduction
 
 
 def broadcast_channels(weights: torch.Tensor, ndim: int) -> torch.Tensor:
     """(B, C) -> (B, C, 1, ..., 1) to scale a (B, C, *spatial) tensor."""
-    return weights.view(list(weights.shape[:2]) + [1] * (ndim - 2))
+    return weights.reshape(list(weights.shape[:2]) + [1] * (ndim - 2))

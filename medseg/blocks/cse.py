@@ -2,6 +2,8 @@
 
 cSE (Roy et al., MICCAI 2018, Sec. 2.1): z = GAP(U); s = sigmoid(W2 relu(W1 z)); out = U * s,
 W1 in R^{C/r x C}, W2 in R^{C x C/r}, r = 2. SE (Hu et al., CVPR 2018) is the same block with r = 16.
+Reduction rule (``base.reduced_width``): the default r is capped at C (hidden width >= 1); an explicit
+r > C raises.
 """
 
 from __future__ import annotations
@@ -9,14 +11,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import AttentionBlock, broadcast_channels, check_reduction
+from .base import AttentionBlock, broadcast_channels, reduced_width
 from .registry import register_attention
 
 
 class ChannelSqueezeExcitation(AttentionBlock):
-    def __init__(self, channels: int, spatial_dims: int = 2, reduction: int = 2, bias: bool = True) -> None:
+    """cSE/SE; ``reduction=None`` uses ``default_reduction`` (2 for cSE, 16 for SE)."""
+
+    default_reduction = 2
+
+    def __init__(self, channels: int, spatial_dims: int = 2, reduction: int | None = None, bias: bool = True) -> None:
         super().__init__(channels, spatial_dims)
-        hidden = check_reduction(type(self).__name__, channels, reduction)
+        hidden = reduced_width(type(self).__name__, channels, reduction, self.default_reduction)
         self.fc1 = nn.Linear(channels, hidden, bias=bias)
         self.fc2 = nn.Linear(hidden, channels, bias=bias)
 
@@ -41,5 +47,4 @@ class CSE(ChannelSqueezeExcitation):
 class SE(ChannelSqueezeExcitation):
     """SE (Hu et al.), reduction 16 by default."""
 
-    def __init__(self, channels: int, spatial_dims: int = 2, reduction: int = 16, bias: bool = True) -> None:
-        super().__init__(channels, spatial_dims, reduction=min(reduction, channels), bias=bias)
+    default_reduction = 16
