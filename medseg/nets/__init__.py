@@ -1,1 +1,17 @@
-"""Encoder-decoder networks with per-site attention placement."""
+"""Encoder-decoder networks (U-Net, QuickNAT, SD-Net, FC-DenseNet; 2D or 3D) with per-site attention placement."""
+
+from .base import EncoderDecoder
+from .placement import GROUPS, resolve_placement, site_names
+from .registry import NETWORKS, PRESETS, available_networks, build_network, network_options
+
+__all__ = [
+    "EncoderDecoder",
+    "GROUPS",
+    "NETWORKS",
+    "PRESETS",
+    "available_networks",
+    "build_network",
+    "network_options",
+    "resolve_placement",
+    "site_names",
+]

@@ -1,0 +1,101 @@
+"""The encoder-decoder skeleton every network shares, with an attention site after each block.
+
+forward: stem -> [enc_k -> site enc_k -> skip_k; down_k] x K -> bottleneck -> site ->
+[up_k(x, indices_k, size of skip_k); dec_k(cat(up, gate_k(skip_k, x))) -> site dec_k] for k = K..1 ->
+site classifier -> 1x1 conv. Subclasses fill the module lists and call :meth:`place_attention`.
+Skips keep their exact size, so any input of at least ``min_input_size`` (2**K) per axis works.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from .placement import AttentionSpec, resolve_placement, site_names
+from .sites import build_site
+
+
+class EncoderDecoder(nn.Module):
+    def __init__(self, in_channels: int, num_classes: int, spatial_dims: int, depth: int) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if spatial_dims not in (2, 3):
+            raise ValueError(f"{name}: spatial_dims must be 2 or 3, got {spatial_dims!r}")
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"{name}: depth must be a positive int, got {depth!r}")
+        for key, value in (("in_channels", in_channels), ("num_classes", num_classes)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: {key} must be a positive int, got {value!r}")
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.spatial_dims = spatial_dims
+        self.depth = depth
+        self.min_input_size = 2**depth
+        self.stem: nn.Module = nn.Identity()
+        self.encoders = nn.ModuleList()
+        self.downs = nn.ModuleList()
+        self.bottleneck: nn.Module = nn.Identity()
+        self.ups = nn.ModuleList()  # index k-1 serves level k
+        self.decoders = nn.ModuleList()
+        self.gates: nn.ModuleList | None = None
+        self.sites = nn.ModuleDict()
+        self.head: nn.Module = nn.Identity()
+
+    def place_attention(
+        self,
+        site_channels: Sequence[int],
+        attention: AttentionSpec,
+        placement,
+    ) -> None:
+        """Build one module per site; ``site_channels`` follows :func:`site_names` order."""
+        names = site_names(self.depth)
+        if len(site_channels) != len(names):
+            raise ValueError(f"{type(self).__name__}: {len(site_channels)} site widths for sites {names}")
+        specs = resolve_placement(placement, attention, names)
+        for site, channels in zip(names, site_channels):
+            self.sites[site] = build_site(specs[site], channels, self.spatial_dims, site)
+
+    def gate_skips(self, skip_channels: Sequence[int], gating_channels: Sequence[int]) -> None:
+        """Attention gates (Attention U-Net) on the skips; index k-1 gates level k."""
+        from medseg.blocks.attention_gate import AttentionGate
+
+        self.gates = nn.ModuleList(
+            AttentionGate(s, g, self.spatial_dims) for s, g in zip(skip_channels, gating_channels)
+        )
+
+    @property
+    def attention_sites(self) -> "OrderedDict[str, nn.Module]":
+        """Site name -> module at that site (``nn.Identity`` where none), in forward order."""
+        return OrderedDict(self.sites.items())
+
+    def check_input(self, x: torch.Tensor) -> None:
+        name = type(self).__name__
+        if x.ndim != self.spatial_dims + 2 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{name}: expected input (B, {self.in_channels}, *{self.spatial_dims} spatial axes), "
+                f"got shape {tuple(x.shape)}"
+            )
+        if min(x.shape[2:]) < self.min_input_size:
+            raise ValueError(
+                f"{name}: input spatial size {tuple(x.shape[2:])} is too small for depth {self.depth}: "
+                f"every axis needs at least {self.min_input_size} (2**depth) voxels"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check_input(x)
+        x = self.stem(x)
+        skips, indices = [], []
+        for k in range(self.depth):
+            x = self.sites[f"enc{k + 1}"](self.encoders[k](x))
+            skips.append(x)
+            x, idx = self.downs[k](x)
+            indices.append(idx)
+        x = self.sites["bottleneck"](self.bottleneck(x))
+        for k in reversed(range(self.depth)):
+            skip = skips[k] if self.gates is None else self.gates[k](skips[k], x)
+            up = self.ups[k](x, indices[k], skip.shape[2:])
+            x = self.sites[f"dec{k + 1}"](self.decoders[k](torch.cat([up, skip], dim=1)))
+        return self.head(self.sites["classifier"](x))
