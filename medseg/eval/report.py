@@ -1,0 +1,367 @@
+"""``medseg report RUN_DIRS... --out DIR``: paper-style tables and figures from run folders.
+
+Reads only ``D/results/summary.json`` and ``D/results/dice_per_structure.csv`` (docs/internals.md).
+Runs are grouped into cells (dataset, network, variant, placement); runs of one cell are seeds or
+folds: a subject's Dice is averaged over the runs that tested it. A subject's score is its mean
+foreground Dice (NaN structures excluded), and a cell reports mean ± sample std over subjects
+(scSE MICCAI 2018 Table 1), ΔDice against the no-attention cell of the same network, and the
+two-sided Wilcoxon signed-rank p of that difference paired by subject.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from medseg.eval import plots
+from medseg.eval.stats import mean_std, paired, wilcoxon_p
+
+REQUIRED_COLUMNS = ("subject", "structure_id", "structure", "dice")
+# option defaults of the blocks (DESIGN.md §2); options equal to these are left out of variant labels
+BLOCK_DEFAULTS = {"reduction": 2, "aggregation": "add", "bias": True}
+# table order: the scSE paper's (Table 1) for networks and variants; others follow alphabetically
+NETWORK_ORDER = ("unet", "sdnet", "fcdensenet", "quicknat")
+VARIANT_ORDER = ("none", "se", "cse", "sse", "scse")
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> None:
+    """Write ``data`` to a temp file beside ``path``, then ``os.replace`` it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def variant_label(attention: str | dict | None) -> str:
+    """``None``/"none" → "none"; "scse" → "scse"; {"name": "scse", "aggregation": "max"} → "scse-max"."""
+    if attention is None:
+        return "none"
+    if isinstance(attention, str):
+        return attention.lower()
+    if isinstance(attention, dict) and "name" in attention:
+        extra = [f"{v}" if k == "aggregation" else f"{k}{v}" for k, v in attention.items()
+                 if k != "name" and BLOCK_DEFAULTS.get(k, object()) != v]
+        return "-".join([variant_label(attention["name"]), *extra])
+    raise ValueError(f"cannot label attention spec {attention!r}: expected a name, a dict with 'name', or null")
+
+
+def placement_label(placement: str | list | dict | None) -> str:
+    """"all" / ["enc1", "dec1"] → "enc1+dec1" / {"enc1": "cse"} → "enc1:cse"."""
+    if placement is None:
+        return "all"
+    if isinstance(placement, str):
+        return placement
+    if isinstance(placement, (list, tuple)):
+        return "+".join(map(str, placement)) or "nowhere"
+    if isinstance(placement, dict):
+        return "+".join(f"{k}:{variant_label(v)}" for k, v in placement.items())
+    raise ValueError(f"cannot label placement {placement!r}")
+
+
+@dataclass
+class RunResult:
+    """One run folder's test results: ``dice[structure][subject]`` (foreground structures only)."""
+
+    run_dir: Path
+    dataset: str
+    network: str
+    variant: str
+    placement: str
+    params: int | None
+    attention_params: int | None
+    structures: list[str]
+    dice: dict[str, dict[str, float]]
+
+
+def load_run(run_dir: str | Path) -> RunResult:
+    """Read one run folder; errors name the file and what is missing."""
+    run_dir = Path(run_dir)
+    summary_path, csv_path = run_dir / "results" / "summary.json", run_dir / "results" / "dice_per_structure.csv"
+    for p in (summary_path, csv_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"report: {p} not found (is {run_dir} a tested run folder?)")
+    summary = json.loads(summary_path.read_text())
+    missing = [k for k in ("network",) if k not in summary]
+    if missing:
+        raise KeyError(f"report: {summary_path} lacks key(s) {missing}; has {sorted(summary)}")
+    with csv_path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        absent = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+        if absent:
+            raise ValueError(f"report: {csv_path} lacks column(s) {absent}; expected {list(REQUIRED_COLUMNS)}, "
+                             f"got {reader.fieldnames}")
+        rows = list(reader)
+    dice: dict[str, dict[str, float]] = defaultdict(dict)
+    order: dict[str, int] = {}
+    for i, row in enumerate(rows, start=2):
+        if int(row["structure_id"]) == 0:
+            continue
+        try:
+            value = float(row["dice"]) if row["dice"].strip() not in ("", "nan", "NaN") else math.nan
+        except ValueError:
+            raise ValueError(f"report: {csv_path} line {i}: dice {row['dice']!r} is not a number") from None
+        dice[row["structure"]][row["subject"]] = value
+        order[row["structure"]] = int(row["structure_id"])
+    return RunResult(
+        run_dir=run_dir,
+        dataset=str(summary.get("dataset") or "dataset"),
+        network=str(summary["network"]),
+        variant=variant_label(summary.get("attention")),
+        placement=placement_label(summary.get("placement")),
+        params=summary.get("params"),
+        attention_params=summary.get("attention_params"),
+        structures=sorted(order, key=order.get),
+        dice=dict(dice),
+    )
+
+
+@dataclass
+class Cell:
+    """All runs of one (dataset, network, variant, placement): seeds/folds merged per subject."""
+
+    dataset: str
+    network: str
+    variant: str
+    placement: str
+    runs: list[RunResult] = field(default_factory=list)
+
+    @property
+    def column(self) -> str:
+        return self.variant if self.variant == "none" or self.placement == "all" else f"{self.variant}@{self.placement}"
+
+    @property
+    def structures(self) -> list[str]:
+        return list(dict.fromkeys(s for r in self.runs for s in r.structures))
+
+    def structure_dice(self, structure: str) -> dict[str, float]:
+        """Subject → Dice of one structure, averaged over the cell's runs that tested the subject."""
+        values: dict[str, list[float]] = defaultdict(list)
+        for run in self.runs:
+            for subject, v in run.dice.get(structure, {}).items():
+                values[subject].append(v)
+        return {s: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for s, v in values.items()}
+
+    def subject_dice(self) -> dict[str, float]:
+        """Subject → mean foreground Dice over structures (NaN structures excluded)."""
+        per = [self.structure_dice(s) for s in self.structures]
+        subjects = sorted({k for d in per for k in d})
+        out = {}
+        for subject in subjects:
+            v = np.array([d.get(subject, math.nan) for d in per])
+            out[subject] = float(np.nanmean(v)) if np.isfinite(v).any() else math.nan
+        return out
+
+    @property
+    def params(self) -> int | None:
+        return self.runs[0].params
+
+
+def group_cells(runs: list[RunResult]) -> dict[tuple[str, str, str, str], Cell]:
+    cells: dict[tuple[str, str, str, str], Cell] = {}
+    for run in runs:
+        key = (run.dataset, run.network, run.variant, run.placement)
+        cells.setdefault(key, Cell(*key)).runs.append(run)
+    return cells
+
+
+def find_runs(paths: list[str]) -> list[Path]:
+    """Each path is a run folder (has results/summary.json) or a folder searched for run folders."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if (p / "results" / "summary.json").is_file():
+            found.append(p)
+        elif p.is_dir():
+            found.extend(sorted(s.parent.parent for s in p.rglob("results/summary.json")))
+        else:
+            raise FileNotFoundError(f"report: {p} is neither a run folder nor a directory")
+    if not found:
+        raise FileNotFoundError(f"report: no run folder with results/summary.json under {paths}")
+    return list(dict.fromkeys(found))
+
+
+def summary_rows(cells: dict, baseline: str = "none") -> list[dict]:
+    """One row per cell: n, mean, std, ΔDice and Wilcoxon p vs the baseline cell, parameters."""
+    rows = []
+    for (dataset, network, variant, placement), cell in cells.items():
+        subj = cell.subject_dice()
+        mean, std = mean_std(list(subj.values()))
+        base = next((c for k, c in cells.items() if k[:2] == (dataset, network) and k[2] == baseline), None)
+        delta = p = math.nan
+        if base is not None and base is not cell:
+            _, x, y = paired(subj, base.subject_dice())
+            if len(x):
+                delta, p = float(np.mean(x - y)), wilcoxon_p(x, y)
+        rows.append({
+            "dataset": dataset, "network": network, "variant": variant, "placement": placement,
+            "column": cell.column, "runs": len(cell.runs), "subjects": int(sum(np.isfinite(v) for v in subj.values())),
+            "mean_dice": mean, "std_dice": std, "delta_vs_baseline": delta, "wilcoxon_p": p,
+            "params": cell.params, "attention_params": cell.runs[0].attention_params,
+        })
+    return rows
+
+
+def structure_rows(cells: dict) -> list[dict]:
+    rows = []
+    for (dataset, network, variant, placement), cell in cells.items():
+        for s in cell.structures:
+            v = list(cell.structure_dice(s).values())
+            mean, std = mean_std(v)
+            rows.append({"dataset": dataset, "network": network, "column": cell.column, "structure": s,
+                         "subjects": int(np.isfinite(v).sum()), "mean_dice": mean, "std_dice": std})
+    return rows
+
+
+def _fmt(x: float | None, d: int = 3, sign: bool = False) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    return f"{x:+.{d}f}" if sign else f"{x:.{d}f}"
+
+
+def _fmt_p(p: float) -> str:
+    return "n/a" if not math.isfinite(p) else "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _order(known: tuple[str, ...], name: str) -> tuple[int, str]:
+    return (known.index(name) if name in known else len(known), name)
+
+
+def _column_order(column: str) -> tuple:
+    """none, se, cse, sse, scse (variants like scse-max after scse), placements after the default "all"."""
+    variant, _, placement = column.partition("@")
+    base, _, options = variant.partition("-")
+    return (*_order(VARIANT_ORDER, base), options, placement != "", placement)
+
+
+def _pivot(rows: list[dict], row_key: str, cell_text) -> tuple[list[str], list[str], list[list[str]]]:
+    """Rows × columns text grid from long rows (columns in first-seen order, 'none' first)."""
+    row_names = list(dict.fromkeys(r[row_key] for r in rows))
+    if row_key == "network":
+        row_names.sort(key=lambda n: _order(NETWORK_ORDER, n))
+    cols = sorted(dict.fromkeys(r["column"] for r in rows), key=_column_order)
+    lookup = {(r[row_key], r["column"]): r for r in rows}
+    grid = [[cell_text(lookup[(rn, c)]) if (rn, c) in lookup else "–" for c in cols] for rn in row_names]
+    return row_names, cols, grid
+
+
+def _markdown(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body]) + "\n"
+
+
+def _latex(header: list[str], body: list[list[str]], caption: str) -> str:
+    esc = lambda s: s.replace("±", r"$\pm$").replace("_", r"\_").replace("<", r"$<$").replace("%", r"\%")  # noqa: E731
+    lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{esc(caption)}}}",
+             r"\begin{tabular}{l" + "c" * (len(header) - 1) + "}", r"\toprule",
+             " & ".join(map(esc, header)) + r" \\", r"\midrule"]
+    lines += [" & ".join(map(esc, r)) + r" \\" for r in body]
+    return "\n".join(lines + [r"\bottomrule", r"\end{tabular}", r"\end{table}"]) + "\n"
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _tables(rows: list[dict], srows: list[dict], d: int) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(caption, header, body) for every table, per dataset."""
+    tables = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        rs = [r for r in rows if r["dataset"] == dataset]
+        for caption, text in [
+            ("Dice (mean ± std over subjects)", lambda r: f"{_fmt(r['mean_dice'], d)} ± {_fmt(r['std_dice'], d)}"),
+            ("ΔDice vs none (Wilcoxon signed-rank p)",
+             lambda r: "–" if r["variant"] == "none" else f"{_fmt(r['delta_vs_baseline'], d, True)} "
+                                                           f"(p={_fmt_p(r['wilcoxon_p'])})"),
+            ("Parameters (attention parameters)",
+             lambda r: f"{r['params']:,} ({r['attention_params'] or 0:,})" if r["params"] is not None else "n/a"),
+        ]:
+            names, cols, grid = _pivot(rs, "network", text)
+            tables.append((f"{dataset}: {caption}", ["network", *cols], [[n, *g] for n, g in zip(names, grid)]))
+        for network in dict.fromkeys(r["network"] for r in rs):
+            ss = [r for r in srows if r["dataset"] == dataset and r["network"] == network]
+            names, cols, grid = _pivot(ss, "structure", lambda r: f"{_fmt(r['mean_dice'], d)} ± {_fmt(r['std_dice'], d)}")
+            tables.append((f"{dataset} / {network}: Dice per structure", ["structure", *cols],
+                           [[n, *g] for n, g in zip(names, grid)]))
+    return tables
+
+
+def _figures(cells: dict, baseline: str):
+    """(file name, Figure) pairs: box plots per (dataset, network); heatmaps for placement ablations."""
+    safe = lambda s: "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in s)  # noqa: E731
+    by_net: dict[tuple[str, str], list[Cell]] = defaultdict(list)
+    for (dataset, network, *_), cell in cells.items():
+        by_net[(dataset, network)].append(cell)
+    for (dataset, network), group in by_net.items():
+        structures = list(dict.fromkeys(s for c in group for s in c.structures))
+        dice = {c.column: {s: list(c.structure_dice(s).values()) for s in structures} for c in group}
+        yield f"boxplot_{safe(dataset)}_{safe(network)}.png", plots.structure_boxplot(
+            dice, structures, title=f"{dataset} / {network}: Dice per structure")
+        base = next((c for c in group if c.variant == baseline), None)
+        for variant in dict.fromkeys(c.variant for c in group if c.variant != baseline):
+            ablation = [c for c in group if c.variant == variant]
+            if len(ablation) < 2:
+                continue
+            columns = ["mean", *structures]
+            values = np.full((len(ablation), len(columns)), math.nan)
+            ref = [base.subject_dice()] + [base.structure_dice(s) for s in structures] if base else None
+            for i, c in enumerate(ablation):
+                for j, cur in enumerate([c.subject_dice()] + [c.structure_dice(s) for s in structures]):
+                    if ref is None:
+                        values[i, j] = np.nanmean(list(cur.values()))
+                    else:
+                        _, x, y = paired(cur, ref[j])
+                        values[i, j] = float(np.mean(x - y)) if len(x) else math.nan
+            yield f"placement_{safe(dataset)}_{safe(network)}_{safe(variant)}.png", plots.placement_heatmap(
+                values, [c.placement for c in ablation], columns, diverging=base is not None,
+                title=f"{dataset} / {network} / {variant}: placement ablation")
+
+
+def report(run_dirs: list[str] | str, out: str = "report", baseline: str = "none", decimals: int = 3) -> int:
+    """Write report.md, report.tex, summary.csv, per_structure.csv and PNG figures to ``out``.
+
+    Args:
+        run_dirs: run folders, or folders searched recursively for them (e.g. a sweep's root); one path
+            or a list (on the command line ``"[a, b]"``).
+        out: output folder.
+        baseline: variant the Δ and Wilcoxon p are computed against.
+        decimals: digits for Dice values in the tables.
+    """
+    runs = [load_run(p) for p in find_runs([run_dirs] if isinstance(run_dirs, str) else run_dirs)]
+    cells = group_cells(runs)
+    rows, srows = summary_rows(cells, baseline), structure_rows(cells)
+    out_dir = Path(out)
+    tables = _tables(rows, srows, decimals)
+    md = [f"# medseg report\n\n{len(runs)} runs, {len(cells)} cells. Δ and p: paired by subject against "
+          f"`{baseline}` (two-sided Wilcoxon signed-rank).\n"]
+    md += [f"\n## {cap}\n\n" + _markdown(h, b) for cap, h, b in tables]
+    figures = list(_figures(cells, baseline))
+    md.append("\n## Figures\n\n" + "".join(f"![{name}]({name})\n" for name, _ in figures))
+    write_atomic(out_dir / "report.md", "".join(md))
+    write_atomic(out_dir / "report.tex", "% requires \\usepackage{booktabs}\n" + "\n".join(_latex(h, b, c) for c, h, b in tables))
+    write_atomic(out_dir / "summary.csv", _csv(rows))
+    write_atomic(out_dir / "per_structure.csv", _csv(srows))
+    for name, fig in figures:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=120)
+        plots.plt.close(fig)
+        write_atomic(out_dir / name, buf.getvalue())
+    print(f"report: {len(runs)} runs → {out_dir}/report.md ({len(figures)} figures)")
+    return 0

@@ -1,0 +1,30 @@
+"""Figures carry the numbers they were given: box medians, heatmap cells."""
+
+import numpy as np
+import pytest
+
+from medseg.eval import plots
+
+
+def test_boxplot_medians_per_structure_and_variant():
+    dice = {"none": {"A": [0.5, 0.7, 0.6], "B": [0.2, 0.4, np.nan]}, "scse": {"A": [0.9, 0.8, 0.85], "B": [0.3]}}
+    fig = plots.structure_boxplot(dice, ["A", "B"])
+    ax = fig.axes[0]
+    medians = sorted(round(float(line.get_ydata()[0]), 6) for line in ax.lines
+                     if len(line.get_ydata()) == 2 and line.get_ydata()[0] == line.get_ydata()[1]
+                     and line.get_color() in ("C1", "#ff7f0e"))
+    assert medians == sorted([0.6, 0.3, 0.85, 0.3])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["none", "scse"]
+    plots.plt.close(fig)
+
+
+def test_heatmap_shows_values_and_checks_shape():
+    values = np.array([[0.01, -0.02], [np.nan, 0.03]])
+    fig = plots.placement_heatmap(values, ["enc1", "dec1"], ["mean", "A"])
+    image = fig.axes[0].images[0]
+    np.testing.assert_array_equal(np.asarray(image.get_array().filled(np.nan)), values)
+    assert image.get_clim() == (-0.03, 0.03)
+    assert "n/a" in [t.get_text() for t in fig.axes[0].texts]
+    plots.plt.close(fig)
+    with pytest.raises(ValueError, match=r"shape \(2, 2\), expected \(2, 3\)"):
+        plots.placement_heatmap(values, ["enc1", "dec1"], ["mean", "A", "B"])

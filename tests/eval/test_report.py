@@ -1,0 +1,86 @@
+"""``medseg report`` on hand-made run folders: numbers against a hand computation, files, errors."""
+
+import csv
+import statistics
+
+import pytest
+
+from medseg.eval.report import load_run, placement_label, report, variant_label
+from tests.eval.report_fixtures import ENCODER_MEANS, NONE_MEANS, SCSE_MEANS, make_grid, write_run
+from tests.eval.test_stats import exact_signed_rank_p
+
+
+@pytest.fixture()
+def reported(tmp_path):
+    make_grid(tmp_path / "runs")
+    assert report([str(tmp_path / "runs")], out=str(tmp_path / "out")) == 0
+    with (tmp_path / "out" / "summary.csv").open() as f:
+        rows = {(r["network"], r["column"]): r for r in csv.DictReader(f)}
+    return tmp_path / "out", rows
+
+
+def test_summary_mean_std_delta_p_match_hand_computation(reported):
+    _, rows = reported
+    scse, none = rows[("unet", "scse")], rows[("unet", "none")]
+    # the two seeds (±0.01) average back to SCSE_MEANS; background rows and NaN structures are excluded
+    assert float(scse["mean_dice"]) == pytest.approx(statistics.fmean(SCSE_MEANS))
+    assert float(scse["std_dice"]) == pytest.approx(statistics.stdev(SCSE_MEANS))
+    assert float(none["mean_dice"]) == pytest.approx(statistics.fmean(NONE_MEANS))
+    diffs = [a - b for a, b in zip(SCSE_MEANS, NONE_MEANS)]
+    assert float(scse["delta_vs_baseline"]) == pytest.approx(statistics.fmean(diffs))
+    # hand: |d| ranks 5,2,3,1,6,4 → W+ = 15, W- = 6; exact two-sided p by enumeration (= 0.4375)
+    assert float(scse["wilcoxon_p"]) == pytest.approx(exact_signed_rank_p([round(d, 6) for d in diffs]))
+    assert float(scse["wilcoxon_p"]) == pytest.approx(28 / 64)
+    assert scse["runs"] == "2" and scse["subjects"] == "6" and scse["params"] == "1100"
+    enc = rows[("unet", "scse@encoder")]
+    assert float(enc["mean_dice"]) == pytest.approx(statistics.fmean(ENCODER_MEANS))
+    assert none["wilcoxon_p"] == "nan" and ("sdnet", "none") in rows
+
+
+def test_per_structure_table_matches_hand_computation(reported):
+    out, _ = reported
+    with (out / "per_structure.csv").open() as f:
+        rows = {(r["network"], r["column"], r["structure"]): r for r in csv.DictReader(f)}
+    a = [m + 0.1 for m in NONE_MEANS[:-1]] + [NONE_MEANS[-1]]
+    b = [m - 0.1 for m in NONE_MEANS[:-1]]
+    assert float(rows[("unet", "none", "A")]["mean_dice"]) == pytest.approx(statistics.fmean(a))
+    assert float(rows[("unet", "none", "B")]["std_dice"]) == pytest.approx(statistics.stdev(b))
+    assert rows[("unet", "none", "B")]["subjects"] == "5"
+    assert not any(k[2] == "background" for k in rows)
+
+
+def test_markdown_latex_and_figures_are_written(reported):
+    out, _ = reported
+    md = (out / "report.md").read_text()
+    expected = f"{statistics.fmean(SCSE_MEANS):.3f} ± {statistics.stdev(SCSE_MEANS):.3f}"
+    assert expected in md and "| network | none | scse | scse@encoder |" in md
+    tex = (out / "report.tex").read_text()
+    assert r"\begin{tabular}" in tex and expected.replace("±", r"$\pm$") in tex
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["boxplot_toy_sdnet.png", "boxplot_toy_unet.png", "placement_toy_unet_scse.png"]
+    assert all((out / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+
+
+def test_labels():
+    assert variant_label(None) == "none" and variant_label("SCSE") == "scse"
+    assert variant_label({"name": "scse", "aggregation": "max", "reduction": 2}) == "scse-max"
+    assert variant_label({"name": "cse", "reduction": 16}) == "cse-reduction16"
+    assert placement_label(["enc1", "dec1"]) == "enc1+dec1" and placement_label(None) == "all"
+    assert placement_label({"enc1": "cse", "bottleneck": {"name": "scse"}}) == "enc1:cse+bottleneck:scse"
+
+
+def test_missing_column_names_file_and_column(tmp_path):
+    run = write_run(tmp_path, "r", "unet", "none", "all", NONE_MEANS)
+    path = run / "results" / "dice_per_structure.csv"
+    path.write_text(path.read_text().replace("dice", "dsc", 1))
+    with pytest.raises(ValueError, match=r"dice_per_structure\.csv lacks column\(s\) \['dice'\]"):
+        load_run(run)
+
+
+def test_no_runs_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no run folder"):
+        report([str(tmp_path)], out=str(tmp_path / "out"))
+    (tmp_path / "half" / "results").mkdir(parents=True)
+    (tmp_path / "half" / "results" / "summary.json").write_text("{}")
+    with pytest.raises(FileNotFoundError, match="dice_per_structure.csv not found"):
+        load_run(tmp_path / "half")
