@@ -4,7 +4,8 @@ F' = F + F * sigmoid(M_c(F) + M_s(F)), the two branches broadcast to (B, C, *spa
 M_c(F) = BN(W1 relu(W0 GAP(F))), hidden C/r (r = 16), BatchNorm over the C outputs (Eq. 3).
 M_s(F) = BN(f3(f2(f1(f0(F))))) (Eq. 4): f0 1x1 conv C -> C/r; f1, f2 3x3 convs with dilation d = 4;
 f3 1x1 conv to one map; BN + ReLU after f0, f1, f2 (the authors' code) and BN on the final map (Eq. 4).
-The channel branch's BatchNorm needs more than one sample per batch in training.
+Layers followed by BatchNorm carry no bias (BatchNorm cancels it; the authors' code keeps such biases,
+which get no gradient in training). The channel branch's BatchNorm needs a batch of at least 2 in training.
 """
 
 from __future__ import annotations
@@ -24,19 +25,18 @@ class BAM(AttentionBlock):
         spatial_dims: int = 2,
         reduction: int | None = None,
         dilation: int = 4,
-        bias: bool = True,
     ) -> None:
         super().__init__(channels, spatial_dims)
         hidden = reduced_width("BAM", channels, reduction, 16)
         conv, norm = CONV[spatial_dims], BATCHNORM[spatial_dims]
         self.channel_mlp = nn.Sequential(
-            nn.Linear(channels, hidden, bias=bias), nn.ReLU(), nn.Linear(hidden, channels, bias=bias)
+            nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels, bias=False)
         )
         self.channel_norm = nn.BatchNorm1d(channels)
-        layers: list[nn.Module] = [conv(channels, hidden, 1, bias=bias), norm(hidden), nn.ReLU()]
+        layers: list[nn.Module] = [conv(channels, hidden, 1, bias=False), norm(hidden), nn.ReLU()]
         for _ in range(2):
-            layers += [conv(hidden, hidden, 3, padding=dilation, dilation=dilation, bias=bias), norm(hidden), nn.ReLU()]
-        layers += [conv(hidden, 1, 1, bias=bias), norm(1)]
+            layers += [conv(hidden, hidden, 3, padding=dilation, dilation=dilation, bias=False), norm(hidden), nn.ReLU()]
+        layers += [conv(hidden, 1, 1, bias=False), norm(1)]
         self.spatial = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,6 +3,8 @@
 With X flattened to (B, C, N): E = X X^T (C x C); A = softmax_j(max_j(E_i) - E_ij) (the authors' code
 subtracts from the row maximum, which the paper leaves out); out = gamma * (A X) + X, gamma a scalar
 initialised to 0. No convolutions: gamma is the only parameter. Memory O(C^2 + C N).
+E and A are computed in at least float32 even under autocast: E sums N products, and bf16 rounding of
+such large energies swings the softmax.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ class CAM(AttentionBlock):
     def attend(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(gamma * A X reshaped like x, A): the term CAM adds to its input, and the (B, C, C) map."""
         flat = x.flatten(2)
-        energy = torch.bmm(flat, flat.transpose(1, 2))
-        a = torch.softmax(energy.amax(dim=-1, keepdim=True) - energy, dim=-1)
+        with torch.autocast(x.device.type, enabled=False):
+            wide = flat.to(torch.promote_types(flat.dtype, torch.float32))
+            energy = torch.bmm(wide, wide.transpose(1, 2))
+            a = torch.softmax(energy.amax(dim=-1, keepdim=True) - energy, dim=-1)
         return self.gamma * torch.bmm(a, flat.to(a.dtype)).reshape(x.shape), a
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import AttentionBlock
+from .base import AttentionBlock, reduced_width
 from .cam import CAM
 from .pam import PAM, PAM_MAX_ATTENTION_BYTES
 from .registry import register_attention
@@ -27,6 +27,7 @@ class DANet(AttentionBlock):
         max_attention_bytes: int = PAM_MAX_ATTENTION_BYTES,
     ) -> None:
         super().__init__(channels, spatial_dims)
+        reduced_width("DANet", channels, reduction, 8)  # errors name DANet
         self.pam = PAM(channels, spatial_dims, reduction=reduction, max_attention_bytes=max_attention_bytes)
         self.cam = CAM(channels, spatial_dims)
 

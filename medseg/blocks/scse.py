@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import AttentionBlock, broadcast_channels
+from .base import AttentionBlock, broadcast_channels, reduced_width
 from .cse import ChannelSqueezeExcitation
 from .registry import register_attention
 from .sse import SSE
@@ -35,6 +35,7 @@ class SCSE(AttentionBlock):
             raise ValueError(
                 f"SCSE: unknown aggregation {aggregation!r}; expected one of {', '.join(AGGREGATIONS)}"
             )
+        reduced_width("SCSE", channels, reduction, ChannelSqueezeExcitation.default_reduction)  # errors name SCSE
         self.aggregation = aggregation
         self.cse = ChannelSqueezeExcitation(channels, spatial_dims, reduction=reduction, bias=bias)
         self.sse = SSE(channels, spatial_dims, bias=bias)
