@@ -1,0 +1,295 @@
+"""``medseg sweep GRID.yaml``: expand an experiment grid into run folders and run them (fit, then test).
+
+A grid file (paths relative to it)::
+
+    base: ../base/synthetic_malc.yaml      # a LightningCLI config (model/data/trainer)
+    root: runs/scse_miccai2018/synthetic   # run folders go under root (relative to the working dir)
+    grid:                                  # product over dotted config keys
+      model.network.name: [unet, sdnet, fcdensenet, quicknat]
+      model.network.attention: [none, cse, sse, scse]
+      model.network.placement:             # a value list, or a placement generator:
+        {generate: one_at_a_time, sites: [enc1, enc2, bottleneck, dec2, dec1], with_all: true}
+    seeds: [0, 1]                          # -> seed_everything (optional)
+    folds: {key: data.fold, values: [0, 1, 2]}   # optional
+    set: {trainer.max_epochs: 3}           # fixed overrides for every run
+    include: [{model.network.attention: none}]   # extra cells (with set/seeds/folds), not crossed with grid
+    exclude: [{model.network.name: unet, model.network.attention: sse}]   # drop matching product cells
+    checkpoint: last.ckpt                  # tested checkpoint, in D/checkpoints/
+    command: [medseg]                      # the program taking fit/test (default: this Python's medseg)
+    slurm: {time: "04:00:00", gres: "gpu:1"}   # #SBATCH options for --slurm
+
+Placement generators over a site list: ``one_at_a_time`` ([s] per site), ``leave_one_out`` (all sites
+but s), ``cumulative`` (first k sites, k = 1..n); ``with_all: true`` adds "all".
+
+Each run gets ``root/<readable name>-<hash of its merged config>/`` holding ``run_config.yaml`` (the
+merged config, ``trainer.default_root_dir`` = that folder). A run is complete when
+``results/summary.json`` exists; an interrupted fit resumes from ``checkpoints/last.ckpt``; so
+re-running a sweep after a crash finishes only the missing runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import fnmatch
+import hashlib
+import itertools
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tqdm import tqdm
+
+from medseg.eval.report import write_atomic
+
+GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm"}
+GENERATORS = ("one_at_a_time", "leave_one_out", "cumulative")
+CONFIG_NAME = "run_config.yaml"
+FIT_DONE = ".fit_done"
+
+
+@dataclass
+class Run:
+    name: str
+    dir: Path
+    config: dict
+
+    @property
+    def config_path(self) -> Path:
+        return self.dir / CONFIG_NAME
+
+    @property
+    def done(self) -> bool:
+        return (self.dir / "results" / "summary.json").is_file()
+
+    @property
+    def last_ckpt(self) -> Path:
+        return self.dir / "checkpoints" / "last.ckpt"
+
+    @property
+    def status(self) -> str:
+        if self.done:
+            return "done"
+        if (self.dir / FIT_DONE).is_file():
+            return "fitted"
+        return "partial" if self.last_ckpt.is_file() else "todo"
+
+
+def placements(generate: str, sites: list[str], with_all: bool = False) -> list[tuple[str, Any]]:
+    """(label, placement) pairs of a generator: one_at_a_time, leave_one_out or cumulative over ``sites``."""
+    if generate not in GENERATORS:
+        raise ValueError(f"sweep: unknown placement generator {generate!r}; expected one of {', '.join(GENERATORS)}")
+    if not sites or len(set(sites)) != len(sites):
+        raise ValueError(f"sweep: placement generator needs a non-empty list of distinct sites, got {sites!r}")
+    if generate == "one_at_a_time":
+        out = [(s, [s]) for s in sites]
+    elif generate == "leave_one_out":
+        out = [(f"all-but-{s}", [t for t in sites if t != s]) for s in sites]
+    else:
+        out = [(f"upto-{s}", sites[: i + 1]) for i, s in enumerate(sites)]
+    return out + [("all", "all")] if with_all else out
+
+
+def _label(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, dict):
+        return "-".join(_label(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return "+".join(_label(v) for v in value)
+    return str(value)
+
+
+def _axis(key: str, values: Any) -> list[tuple[str, Any]]:
+    """Grid values → (label, value); a dict with ``generate`` is a placement generator."""
+    if isinstance(values, dict) and "generate" in values:
+        extra = set(values) - {"generate", "sites", "with_all"}
+        if extra:
+            raise ValueError(f"sweep: grid key {key!r}: unknown generator option(s) {sorted(extra)}")
+        return placements(values["generate"], list(values.get("sites") or []), bool(values.get("with_all", False)))
+    if not isinstance(values, list) or not values:
+        raise ValueError(f"sweep: grid key {key!r} needs a non-empty list of values or a generator, got {values!r}")
+    return [(_label(v), v) for v in values]
+
+
+def set_dotted(config: dict, key: str, value: Any) -> None:
+    """``set_dotted(c, "model.network.name", "unet")`` sets ``c["model"]["network"]["name"]``."""
+    node = config
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ValueError(f"sweep: cannot set {key!r}: {'.'.join(parts[: i + 1])!r} is {child!r}, not a mapping")
+        node = child
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def config_hash(config: dict) -> str:
+    """8 hex digits of the SHA-1 of the config (canonical JSON), ``trainer.default_root_dir`` left out."""
+    c = copy.deepcopy(config)
+    c.get("trainer", {}).pop("default_root_dir", None)
+    return hashlib.sha1(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def load_grid(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sweep: grid file {path} not found")
+    grid = yaml.safe_load(path.read_text()) or {}
+    unknown = set(grid) - GRID_KEYS
+    if unknown:
+        raise ValueError(f"sweep: {path}: unknown key(s) {sorted(unknown)}; expected some of {sorted(GRID_KEYS)}")
+    for key in ("base", "root"):
+        if key not in grid:
+            raise ValueError(f"sweep: {path}: missing required key {key!r}")
+    base = (path.parent / grid["base"]).resolve()
+    if not base.is_file():
+        raise FileNotFoundError(f"sweep: {path}: base config {base} not found")
+    grid["base_config"] = yaml.safe_load(base.read_text()) or {}
+    return grid
+
+
+def expand(grid: dict, root: str | Path | None = None) -> list[Run]:
+    """All runs of a loaded grid, in order: product cells, then include cells; × folds × seeds."""
+    axes = {k: _axis(k, v) for k, v in (grid.get("grid") or {}).items()}
+    cells = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
+    for rule in grid.get("exclude") or []:
+        cells = [c for c in cells if not all(k in c and c[k][1] == v for k, v in rule.items())]
+    cells += [{k: (_label(v), v) for k, v in extra.items()} for extra in grid.get("include") or []]
+    repeats: list[dict] = [{}]
+    if grid.get("folds"):
+        folds = grid["folds"]
+        repeats = [{folds.get("key", "data.fold"): (f"fold{f}", f)} for f in folds["values"]]
+    if grid.get("seeds"):
+        repeats = [{**r, "seed_everything": (f"seed{s}", s)} for r in repeats for s in grid["seeds"]]
+    keys = list(dict.fromkeys(k for c in cells for k in c))
+    varying = {k for k in keys if len({c[k][0] if k in c else None for c in cells}) > 1}
+    root = Path(root or grid["root"])
+    runs, seen = [], set()
+    for cell, rep in itertools.product(cells, repeats):
+        config = copy.deepcopy(grid["base_config"])
+        for key, value in (grid.get("set") or {}).items():
+            set_dotted(config, key, value)
+        chosen = {**cell, **rep}
+        for key, (_, value) in chosen.items():
+            set_dotted(config, key, value)
+        digest = config_hash(config)
+        if digest in seen:
+            continue
+        seen.add(digest)
+        label = "-".join(lab for k, (lab, _) in chosen.items() if k in varying or k in rep) or "run"
+        name = f"{re.sub(r'[^A-Za-z0-9_.+-]+', '_', label)[:80]}-{digest}"
+        set_dotted(config, "trainer.default_root_dir", str(root / name))
+        runs.append(Run(name=name, dir=root / name, config=config))
+    return runs
+
+
+def _commands(run: Run, program: list[str], checkpoint: str) -> list[list[str]]:
+    """fit (resuming from last.ckpt when present), then test on ``checkpoints/<checkpoint>``."""
+    cfg = str(run.config_path)
+    fit = [*program, "fit", "--config", cfg]
+    if run.status == "partial":
+        fit += ["--ckpt_path", str(run.last_ckpt)]
+    test = [*program, "test", "--config", cfg, "--ckpt_path", str(run.dir / "checkpoints" / checkpoint)]
+    return [test] if run.status == "fitted" else [fit, test]
+
+
+def _slurm_script(grid: dict, commands_file: Path, n: int, root: Path) -> str:
+    lines = ["#!/bin/bash", f"#SBATCH --array=1-{n}", f"#SBATCH --job-name=medseg-{root.name}",
+             f"#SBATCH --output={root}/slurm-%A_%a.out"]
+    lines += [f"#SBATCH --{k}={v}" for k, v in (grid.get("slurm") or {}).items()]
+    lines += ["set -euo pipefail", f'eval "$(sed -n "${{SLURM_ARRAY_TASK_ID}}p" {shlex.quote(str(commands_file))})"']
+    return "\n".join(lines) + "\n"
+
+
+def _run_one(run: Run, program: list[str], checkpoint: str) -> int:
+    for cmd in _commands(run, program, checkpoint):
+        stage = cmd[len(program)]
+        with (run.dir / f"{stage}.log").open("a") as log:
+            log.write(f"$ {shlex.join(cmd)}\n")
+            log.flush()
+            code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
+        if code != 0:
+            return code
+        if stage == "fit":
+            write_atomic(run.dir / FIT_DONE, "")
+    if not run.done:
+        raise RuntimeError(f"sweep: run {run.name}: test finished but {run.dir}/results/summary.json is missing")
+    return 0
+
+
+def sweep(
+    grid: str,
+    root: str | None = None,
+    only: str | None = None,
+    dry_run: bool = False,
+    print_commands: bool = False,
+    slurm: str | None = None,
+    launcher: str = "python",
+    nproc_per_node: int = 1,
+    keep_going: bool = False,
+) -> int:
+    """Expand GRID.yaml into run folders and run each (fit, then test) in sequence, skipping complete runs.
+
+    Args:
+        grid: the grid YAML file.
+        root: folder for the run folders (default: the grid's ``root``).
+        only: run only runs whose folder name matches this glob (e.g. ``"quicknat-*"``).
+        dry_run: list the runs and their status (done/partial/fitted/todo); write nothing.
+        print_commands: write the run configs and print one shell command per unfinished run.
+        slurm: write the run configs and a SLURM array script (one task per unfinished run) to this path.
+        launcher: ``python`` (one process) or ``torchrun`` (``--nproc_per_node`` processes, for DDP).
+        nproc_per_node: processes per run with ``launcher: torchrun``.
+        keep_going: continue with the next run after a failed one (default: stop).
+    """
+    spec = load_grid(grid)
+    runs = [r for r in expand(spec, root) if only is None or fnmatch.fnmatch(r.name, only)]
+    if launcher == "python":
+        program = spec.get("command") or [sys.executable, "-m", "medseg.cli"]
+        shown = spec.get("command") or ["medseg"]
+    elif launcher == "torchrun":
+        program = shown = ["torchrun", f"--nproc_per_node={nproc_per_node}", "-m", "medseg.cli"]
+    else:
+        raise ValueError(f"sweep: launcher must be 'python' or 'torchrun', got {launcher!r}")
+    checkpoint = spec.get("checkpoint", "last.ckpt")
+    pending = [r for r in runs if not r.done]
+    if dry_run:
+        for r in runs:
+            print(f"{r.status:8s} {r.dir}")
+        print(f"sweep: {len(runs)} runs, {len(pending)} to run (dry run: nothing written)")
+        return 0
+    for r in pending:
+        r.dir.mkdir(parents=True, exist_ok=True)
+        write_atomic(r.config_path, yaml.safe_dump(r.config, sort_keys=False))
+    if print_commands or slurm:
+        lines = [" && ".join(shlex.join(c) for c in _commands(r, shown, checkpoint)) for r in pending]
+        if slurm:
+            root_dir = Path(root or spec["root"])
+            commands_file = Path(slurm).with_suffix(".commands")
+            write_atomic(commands_file, "\n".join(lines) + "\n")
+            write_atomic(slurm, _slurm_script(spec, commands_file.resolve(), len(lines), root_dir.resolve()))
+            print(f"sweep: wrote {slurm} (sbatch array of {len(lines)} runs; commands in {commands_file})")
+        if print_commands:
+            print("\n".join(lines))
+        return 0
+    failed = []
+    print(f"sweep: {len(runs)} runs, {len(runs) - len(pending)} already complete", flush=True)
+    for r in tqdm(pending, desc="sweep", unit="run"):
+        tqdm.write(f"sweep: {r.name} ({r.status}) → {r.dir}")
+        code = _run_one(r, program, checkpoint)
+        if code != 0:
+            failed.append(r)
+            tqdm.write(f"sweep: run {r.name} failed with exit code {code}; see {r.dir}/fit.log and test.log")
+            if not keep_going:
+                break
+    if failed:
+        print(f"sweep: {len(failed)} run(s) failed; re-run the same command to resume", file=sys.stderr)
+        return 1
+    print(f"sweep: all {len(runs)} runs complete under {Path(root or spec['root'])}")
+    return 0

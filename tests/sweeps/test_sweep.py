@@ -1,0 +1,121 @@
+"""``medseg sweep``: grid expansion, placement generators, commands, and resuming after a crash or kill."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from medseg.sweep import expand, load_grid, placements, sweep
+
+FAKE = [sys.executable, str(Path(__file__).with_name("fake_engine.py"))]
+SITES = ["enc1", "bottleneck", "dec1"]
+
+
+def write_grid(tmp_path, **extra) -> Path:
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "model": {"network": {"name": "unet", "attention": "none", "placement": "all", "options": {"features": 8}}},
+        "data": {"manifest": "m.json"}, "trainer": {"max_epochs": 2}}))
+    grid = {"base": "base.yaml", "root": str(tmp_path / "runs"), "command": FAKE,
+            "grid": {"model.network.attention": ["none", "cse", "scse"]}, **extra}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(grid, sort_keys=False))
+    return path
+
+
+def calls(run_dir: Path) -> list[str]:
+    log = run_dir / "calls.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_placement_generators():
+    assert placements("one_at_a_time", SITES) == [("enc1", ["enc1"]), ("bottleneck", ["bottleneck"]), ("dec1", ["dec1"])]
+    assert [v for _, v in placements("leave_one_out", SITES)] == [["bottleneck", "dec1"], ["enc1", "dec1"], ["enc1", "bottleneck"]]
+    assert placements("cumulative", SITES, with_all=True)[1:] == [("upto-bottleneck", ["enc1", "bottleneck"]),
+                                                                  ("upto-dec1", SITES), ("all", "all")]
+    with pytest.raises(ValueError, match="unknown placement generator 'random'.*one_at_a_time"):
+        placements("random", SITES)
+
+
+def test_expand_product_seeds_include_exclude(tmp_path):
+    grid = load_grid(write_grid(
+        tmp_path, seeds=[0, 1], set={"trainer.max_epochs": 3},
+        grid={"model.network.name": ["unet", "quicknat"], "model.network.attention": ["cse", "scse"],
+              "model.network.placement": {"generate": "one_at_a_time", "sites": ["enc1", "dec1"]}},
+        exclude=[{"model.network.name": "quicknat", "model.network.attention": "cse"}],
+        include=[{"model.network.attention": "none", "model.network.placement": "all"}]))
+    runs = expand(grid)
+    # (2 nets × 2 attentions − 1 excluded) × 2 placements + 1 included cell, each × 2 seeds
+    assert len(runs) == (2 * 2 - 1) * 2 * 2 + 1 * 2
+    assert len({r.dir for r in runs}) == len(runs)
+    first = runs[0]
+    assert first.name.startswith("unet-cse-enc1-seed0-") and first.config["seed_everything"] == 0
+    assert first.config["model"]["network"]["placement"] == ["enc1"]
+    assert first.config["trainer"] == {"max_epochs": 3, "default_root_dir": str(first.dir)}
+    assert first.config["model"]["network"]["options"] == {"features": 8}  # base keys kept
+    assert not any(r.config["model"]["network"]["name"] == "quicknat" and
+                   r.config["model"]["network"]["attention"] == "cse" for r in runs)
+    assert runs[-1].name.startswith("none-all-seed1-")  # include cells keep base values (unet) for other keys
+    assert runs[-1].config["model"]["network"]["name"] == "unet"
+
+
+def test_bad_grid_errors_name_the_key(tmp_path):
+    path = write_grid(tmp_path, grid={"model.network.attention": []})
+    with pytest.raises(ValueError, match="grid key 'model.network.attention' needs a non-empty list"):
+        expand(load_grid(path))
+    path.write_text(yaml.safe_dump({"base": "base.yaml", "root": "r", "grids": {}}))
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['grids'\]"):
+        load_grid(path)
+
+
+def test_print_commands_and_slurm(tmp_path, capsys):
+    path = write_grid(tmp_path)
+    assert sweep(str(path), dry_run=True) == 0
+    assert "3 to run" in capsys.readouterr().out and not (tmp_path / "runs").exists()
+    assert sweep(str(path), print_commands=True, launcher="torchrun", nproc_per_node=4) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("torchrun --nproc_per_node=4 -m medseg.cli fit --config ") for line in lines)
+    cfg = lines[0].split()[6]
+    assert yaml.safe_load(Path(cfg).read_text())["trainer"]["default_root_dir"] == str(Path(cfg).parent)
+    assert sweep(str(path), slurm=str(tmp_path / "job.sbatch")) == 0
+    script = (tmp_path / "job.sbatch").read_text()
+    assert "#SBATCH --array=1-3" in script and len((tmp_path / "job.commands").read_text().splitlines()) == 3
+
+
+def test_failed_run_resumes_from_last_ckpt_and_skips_done_runs(tmp_path, monkeypatch):
+    path = write_grid(tmp_path)
+    runs = expand(load_grid(path))
+    monkeypatch.setenv("FAKE_FAIL", "cse-")  # the second run fails after epoch 0
+    assert sweep(str(path)) == 1
+    assert [r.status for r in runs] == ["done", "partial", "todo"]
+    monkeypatch.delenv("FAKE_FAIL")
+    assert sweep(str(path)) == 0
+    assert [r.status for r in runs] == ["done"] * 3
+    assert len(calls(runs[0].dir)) == 2  # fit + test, not re-run
+    resumed = calls(runs[1].dir)
+    assert resumed[1].startswith("fit") and resumed[1].endswith(f"--ckpt_path {runs[1].last_ckpt}")
+    assert [c.split()[0] for c in calls(runs[2].dir)] == ["fit", "test"]
+
+
+@pytest.mark.slow
+def test_killed_sweep_rerun_executes_only_missing_runs(tmp_path):
+    path = write_grid(tmp_path)
+    runs = expand(load_grid(path))
+    env = {**os.environ, "FAKE_HANG": "cse-"}
+    proc = subprocess.Popen([sys.executable, "-m", "medseg.cli", "sweep", str(path)], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not runs[1].last_ckpt.exists():
+        assert time.time() < deadline and proc.poll() is None, "sweep did not reach the second run"
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # kill the sweep and its fit subprocess
+    proc.wait()
+    assert [r.status for r in runs] == ["done", "partial", "todo"]
+    assert subprocess.call([sys.executable, "-m", "medseg.cli", "sweep", str(path)], stdout=subprocess.DEVNULL) == 0
+    assert [r.status for r in runs] == ["done"] * 3
+    assert len(calls(runs[0].dir)) == 2
+    assert "--ckpt_path" in calls(runs[1].dir)[1]
