@@ -1,0 +1,48 @@
+"""Callbacks: atomic checkpoints and RNG state in checkpoints (exact resume)."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+
+class AtomicModelCheckpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose files appear whole: saved to ``<name>.tmp`` then ``os.replace``d, so a
+    fit killed while saving leaves the previous ``last.ckpt`` intact."""
+
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        tmp = f"{filepath}.tmp"
+        super()._save_checkpoint(trainer, tmp)
+        if trainer.is_global_zero:
+            os.replace(tmp, filepath)
+        trainer.strategy.barrier("atomic_checkpoint")
+        self._last_checkpoint_saved = filepath
+
+
+class RNGStateCallback(Callback):
+    """Stores the torch, numpy and python RNG states in each checkpoint and restores them on resume, so
+    epoch k+1 of a resumed fit draws the same shuffles and augmentations as an uninterrupted one.
+    States are plain tensors and lists, so checkpoints stay loadable with ``weights_only=True``.
+    (Lightning runs the sanity check under ``isolate_rng``, so it does not disturb the restored state.)"""
+
+    def state_dict(self) -> dict[str, Any]:
+        kind, keys, pos, has_gauss, gauss = np.random.get_state()
+        version, state, gauss_next = random.getstate()
+        return {
+            "torch": torch.get_rng_state(),
+            "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss],
+            "python": [version, list(state), gauss_next],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["torch"])
+        kind, keys, pos, has_gauss, gauss = state_dict["numpy"]
+        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+        version, state, gauss_next = state_dict["python"]
+        random.setstate((version, tuple(state), gauss_next))

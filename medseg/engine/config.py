@@ -1,0 +1,63 @@
+"""Typed sections of the ``model:`` YAML (jsonargparse turns them into nested ``--model.x.y`` options)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from medseg.engine.inference import DEFAULT_VIEW_WEIGHTS
+
+
+@dataclass
+class NetworkConfig:
+    """``medseg.nets.build_network(name, ..., attention, placement, **options)``."""
+
+    name: str = "unet"
+    attention: Union[str, dict[str, Any], None] = None
+    placement: Union[str, list[str], dict[str, Any]] = "all"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossConfig:
+    """``ce | weighted_ce | dice | ce_dice | weighted_ce_dice``; see :mod:`medseg.engine.losses`."""
+
+    name: str = "ce_dice"
+    ce_weight: float = 1.0
+    dice_weight: float = 1.0
+    boundary_weight: float = 2.0
+    smooth: float = 1e-5
+
+
+@dataclass
+class OptimizerConfig:
+    """Optimiser ``adam | adamw | sgd`` and optional scheduler ``step | cosine | plateau`` (per epoch)."""
+
+    name: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    scheduler: Optional[str] = None
+    step_size: int = 10
+    gamma: float = 0.1
+    monitor: str = "val/mean_dice"
+
+
+@dataclass
+class InferenceConfig:
+    """Whole-volume inference in validate/test/predict.
+
+    ``views``: {plane: checkpoint} of the other per-plane models to fuse with this one (QuickNAT
+    multi-view, weights ``view_weights``); ``roi_size``: 3D sliding-window patch (None = whole volume);
+    ``prob_dtype``: accumulator dtype; ``surface_distances``: add HD95/ASSD (mm) to the test CSV;
+    ``save_probabilities``: predict also writes ``<id>_probabilities.nii.gz``.
+    """
+
+    batch_size: int = 16
+    view_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_VIEW_WEIGHTS))
+    views: dict[str, str] = field(default_factory=dict)
+    roi_size: Optional[list[int]] = None
+    overlap: float = 0.25
+    prob_dtype: str = "float16"
+    surface_distances: bool = False
+    save_probabilities: bool = False

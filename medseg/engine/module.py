@@ -1,0 +1,213 @@
+"""``SegmentationModule``: the LightningModule configured by the ``model:`` YAML section.
+
+Training: loss on slices/patches (``train/loss``). Validation and test: whole subjects (one per batch),
+volume inference (:func:`medseg.engine.inference.predict_volume`), Dice per structure from one
+confusion matrix, gathered across ranks by subject id. Validation logs ``val/mean_dice`` (mean over
+subjects of the mean foreground Dice) and ``val/dice/<structure>``; test writes ``D/results/``;
+predict writes ``D/predictions/<id>.nii.gz`` on each input's original grid and affine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Optional
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import nn
+
+from medseg.data.preprocess import to_original_grid
+from medseg.data.readers import write_volume
+from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, OptimizerConfig
+from medseg.engine.distributed import gather_by_id
+from medseg.engine.inference import predict_volume
+from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
+from medseg.eval.metrics import dice_per_structure, surface_distances
+from medseg.eval.results import result_rows, summarise, write_results
+from medseg.nets import build_network
+
+
+def _coerce(value: Any, cls: type) -> Any:
+    """YAML dicts (e.g. hyper-parameters reloaded from a checkpoint) → the config dataclass."""
+    return cls(**value) if isinstance(value, dict) else (value if value is not None else cls())
+
+
+class SegmentationModule(pl.LightningModule):
+    def __init__(
+        self,
+        network: NetworkConfig,
+        num_classes: int = 2,
+        in_channels: int = 1,
+        spatial_dims: int = 2,
+        plane: str = "axial",
+        class_names: Optional[list[str]] = None,
+        loss: Optional[LossConfig] = None,
+        optimizer: Optional[OptimizerConfig] = None,
+        inference: Optional[InferenceConfig] = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.network_config = _coerce(network, NetworkConfig)
+        self.loss_config = _coerce(loss, LossConfig)
+        self.optimizer_config = _coerce(optimizer, OptimizerConfig)
+        self.inference_config = _coerce(inference, InferenceConfig)
+        self.num_classes, self.spatial_dims, self.plane = num_classes, spatial_dims, plane
+        self.class_names = list(class_names) if class_names else [f"class_{c}" for c in range(num_classes)]
+        if len(self.class_names) != num_classes:
+            raise ValueError(f"model.class_names has {len(self.class_names)} names for num_classes={num_classes}")
+        nc = self.network_config
+        self.net = build_network(nc.name, in_channels, num_classes, spatial_dims, nc.attention, nc.placement, **nc.options)
+        lc = self.loss_config
+        self.criterion = SegmentationLoss(lc.name, num_classes, lc.ce_weight, lc.dice_weight, lc.boundary_weight, lc.smooth)
+        self._other_views: dict[str, nn.Module] = {}
+        self._scores: dict[str, Any] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    # ---------------------------------------------------------------- training
+    def on_fit_start(self) -> None:
+        """QuickNAT class weights, once, from the training labels (kept in the checkpoint on resume)."""
+        if not self.criterion.needs_class_weights:
+            return
+        datamodule = self.trainer.datamodule
+        if datamodule is None:
+            raise RuntimeError(f"loss {self.criterion.name}: class weights need a datamodule with training labels")
+        with torch.random.fork_rng():  # counting must not shift the training shuffle
+            counts = class_counts((b["label"] for b in datamodule.train_dataloader()), self.num_classes)
+        self.criterion.set_class_weights(median_frequency_weights(counts).to(self.device))
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        loss = self.criterion(self.net(batch["image"]), batch["label"])
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
+        return loss
+
+    def configure_optimizers(self) -> Any:
+        oc = self.optimizer_config
+        optimizers = {
+            "adam": lambda p: torch.optim.Adam(p, lr=oc.lr, weight_decay=oc.weight_decay),
+            "adamw": lambda p: torch.optim.AdamW(p, lr=oc.lr, weight_decay=oc.weight_decay),
+            "sgd": lambda p: torch.optim.SGD(p, lr=oc.lr, momentum=oc.momentum, weight_decay=oc.weight_decay),
+        }
+        if oc.name not in optimizers:
+            raise ValueError(f"model.optimizer.name: unknown optimizer {oc.name!r}; choose one of {', '.join(optimizers)}")
+        optimizer = optimizers[oc.name](self.parameters())
+        schedulers = {
+            None: None,
+            "step": lambda: torch.optim.lr_scheduler.StepLR(optimizer, oc.step_size, oc.gamma),
+            "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, self.trainer.max_epochs or 1)),
+            "plateau": lambda: torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=oc.gamma),
+        }
+        if oc.scheduler not in schedulers:
+            raise ValueError(f"model.optimizer.scheduler: unknown scheduler {oc.scheduler!r}; choose one of {list(schedulers)}")
+        if oc.scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedulers[oc.scheduler](), "monitor": oc.monitor}}
+
+    # ---------------------------------------------------------------- volume inference
+    def load_views(self) -> None:
+        """Load the other per-plane models named in ``inference.views`` for multi-view fusion."""
+        for plane, path in self.inference_config.views.items():
+            if plane == self.plane:
+                raise ValueError(f"model.inference.views: plane {plane!r} is this model's own plane; list only the others")
+            other = type(self).load_from_checkpoint(path, map_location=self.device, weights_only=True)
+            if other.num_classes != self.num_classes:
+                raise ValueError(f"{path}: {other.num_classes} classes, this model has {self.num_classes}")
+            self._other_views[plane] = other.net.eval()
+
+    def predict_probabilities(self, image: torch.Tensor) -> torch.Tensor:
+        """(C, X, Y, Z) preprocessed volume → (K, X, Y, Z) probabilities (fused over views when configured)."""
+        ic = self.inference_config
+        models: nn.Module | dict[str, nn.Module] = self.net
+        if self._other_views:
+            models = {self.plane: self.net, **{p: m.to(self.device) for p, m in self._other_views.items()}}
+        return predict_volume(
+            models, image, self.num_classes, self.spatial_dims, self.plane, ic.view_weights, ic.batch_size,
+            ic.roi_size, ic.overlap, getattr(torch, ic.prob_dtype),
+        )
+
+    def _subject(self, batch: dict[str, Any]) -> tuple[str, np.ndarray, np.ndarray]:
+        if batch["image"].shape[0] != 1:
+            raise ValueError(f"evaluation loaders must yield one subject per batch, got batch size {batch['image'].shape[0]}")
+        prediction = self.predict_probabilities(batch["image"][0]).argmax(dim=0).cpu().numpy()
+        return str(batch["id"][0]), prediction, batch["label"][0].cpu().numpy()
+
+    # ---------------------------------------------------------------- validation
+    def on_validation_epoch_start(self) -> None:
+        self._scores = {}
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        subject, prediction, reference = self._subject(batch)
+        self._scores[subject] = dice_per_structure(prediction, reference, self.num_classes)
+
+    def on_validation_epoch_end(self) -> None:
+        scores = gather_by_id(self._scores)  # every rank gets the same values: no further sync needed
+        if not scores:
+            return
+        summary = summarise(scores, self.class_names)
+        metrics = {"val/mean_dice": summary["mean_dice"]}
+        metrics.update({f"val/dice/{name}": v for name, v in summary["per_structure"].items()})
+        self.log_dict({k: float("nan") if v is None else v for k, v in metrics.items()}, batch_size=1, sync_dist=True)
+
+    # ---------------------------------------------------------------- test
+    def on_test_epoch_start(self) -> None:
+        self._scores = {}
+        self.load_views()
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        subject, prediction, reference = self._subject(batch)
+        dice = dice_per_structure(prediction, reference, self.num_classes)
+        hd95 = asd = None
+        if self.inference_config.surface_distances:
+            affine = np.asarray(batch["meta"]["affine"]).reshape(4, 4) if "meta" in batch else np.eye(4)
+            spacing = np.linalg.norm(affine[:3, :3], axis=0)
+            hd95, asd = surface_distances(prediction, reference, self.num_classes, spacing)
+        self._scores[subject] = (dice, hd95, asd)
+
+    def on_test_epoch_end(self) -> None:
+        scores = gather_by_id(self._scores)
+        dice = {s: v[0] for s, v in scores.items()}
+        summary = summarise(dice, self.class_names)
+        self.log("test/mean_dice", float("nan") if summary["mean_dice"] is None else summary["mean_dice"], batch_size=1, sync_dist=True)
+        if not self.trainer.is_global_zero:
+            return
+        rows = [r for s, (d, hd, asd) in scores.items() for r in result_rows(s, d, self.class_names, hd, asd)]
+        write_results(Path(self.trainer.default_root_dir) / "results", rows, {**summary, **self.run_description()})
+
+    def run_description(self) -> dict[str, Any]:
+        """Summary fields that identify the run: sizes, network, dataset and a hash of the configuration."""
+        sites = getattr(self.net, "attention_sites", {})
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        config = {"model": dict(self.hparams), "data": dict(getattr(datamodule, "hparams", {}) or {})}
+        text = json.dumps(config, sort_keys=True, default=str)
+        nc = self.network_config
+        return {
+            "params": sum(p.numel() for p in self.net.parameters()),
+            "attention_params": sum(p.numel() for m in sites.values() for p in m.parameters()),
+            "config_hash": hashlib.sha256(text.encode()).hexdigest()[:16],
+            "network": nc.name,
+            "attention": nc.attention,
+            "placement": nc.placement,
+            "dataset": getattr(datamodule, "dataset_name", None),
+            "inference": asdict(self.inference_config),
+        }
+
+    # ---------------------------------------------------------------- predict
+    def on_predict_epoch_start(self) -> None:
+        self.load_views()
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        subject = str(batch["id"][0])
+        meta = batch["meta"]
+        probs = self.predict_probabilities(batch["image"][0])
+        original_affine = np.asarray(meta["original_affine"], dtype=np.float64).reshape(4, 4)
+        out_dir = Path(self.trainer.default_root_dir) / "predictions"
+        labels = probs.argmax(dim=0).to(torch.uint8 if self.num_classes <= 256 else torch.int16).cpu().numpy()
+        write_volume(out_dir / f"{subject}.nii.gz", to_original_grid(labels, meta, order=0), original_affine)
+        if self.inference_config.save_probabilities:
+            on_grid = to_original_grid(probs.float().cpu().numpy(), meta, order=1)
+            write_volume(out_dir / f"{subject}_probabilities.nii.gz", np.moveaxis(on_grid, 0, -1), original_affine)
