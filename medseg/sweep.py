@@ -5,10 +5,12 @@ A grid file (paths relative to it)::
     base: ../base/synthetic_malc.yaml      # a LightningCLI config (model/data/trainer)
     root: runs/scse_miccai2018/synthetic   # run folders go under root (relative to the working dir)
     grid:                                  # product over dotted config keys
-      model.network.name: [unet, sdnet, fcdensenet, quicknat]
       model.network.attention: [none, cse, sse, scse]
       model.network.placement:             # a value list, or a placement generator:
         {generate: one_at_a_time, sites: [enc1, enc2, bottleneck, dec2, dec1], with_all: true}
+      network:                             # a linked axis (no dot, mapping values): keys set together
+        - {model.network.name: unet, model.network.options: {features: 16}}
+        - {model.network.name: fcdensenet, model.network.options: {preset: fcdensenet56}}
     seeds: [0, 1]                          # -> seed_everything (optional)
     folds: {key: data.fold, values: [0, 1, 2]}   # optional
     set: {trainer.max_epochs: 3}           # fixed overrides for every run
@@ -106,8 +108,16 @@ def _label(value: Any) -> str:
     return str(value)
 
 
+def _linked(key: str, values: Any) -> bool:
+    """A grid key without a dot whose values are mappings of dotted keys sets those keys together."""
+    return "." not in key and isinstance(values, list) and all(isinstance(v, dict) for v in values)
+
+
 def _axis(key: str, values: Any) -> list[tuple[str, Any]]:
-    """Grid values → (label, value); a dict with ``generate`` is a placement generator."""
+    """Grid values → (label, value); a dict with ``generate`` is a placement generator; a linked
+    axis's label is its first key's value (e.g. the network name)."""
+    if _linked(key, values):
+        return [(_label(next(iter(v.values()), None)), v) for v in values]
     if isinstance(values, dict) and "generate" in values:
         extra = set(values) - {"generate", "sites", "with_all"}
         if extra:
@@ -158,6 +168,7 @@ def load_grid(path: str | Path) -> dict:
 def expand(grid: dict, root: str | Path | None = None) -> list[Run]:
     """All runs of a loaded grid, in order: product cells, then include cells; × folds × seeds."""
     axes = {k: _axis(k, v) for k, v in (grid.get("grid") or {}).items()}
+    linked = {k for k, v in (grid.get("grid") or {}).items() if _linked(k, v)}
     cells = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
     for rule in grid.get("exclude") or []:
         cells = [c for c in cells if not all(k in c and c[k][1] == v for k, v in rule.items())]
@@ -178,7 +189,8 @@ def expand(grid: dict, root: str | Path | None = None) -> list[Run]:
             set_dotted(config, key, value)
         chosen = {**cell, **rep}
         for key, (_, value) in chosen.items():
-            set_dotted(config, key, value)
+            for k, v in (value.items() if key in linked else [(key, value)]):
+                set_dotted(config, k, v)
         digest = config_hash(config)
         if digest in seen:
             continue

@@ -63,6 +63,15 @@ def test_expand_product_seeds_include_exclude(tmp_path):
     assert runs[-1].config["model"]["network"]["name"] == "unet"
 
 
+def test_linked_axis_sets_keys_together(tmp_path):
+    nets = [{"model.network.name": "quicknat", "model.network.options": {"features": 4}},
+            {"model.network.name": "fcdensenet", "model.network.options": {"preset": "fcdensenet56"}}]
+    runs = expand(load_grid(write_grid(tmp_path, grid={"network": nets, "model.network.attention": ["none", "sse"]})))
+    assert [r.name.rsplit("-", 1)[0] for r in runs] == ["quicknat-none", "quicknat-sse", "fcdensenet-none", "fcdensenet-sse"]
+    assert runs[3].config["model"]["network"] == {"name": "fcdensenet", "attention": "sse", "placement": "all",
+                                                  "options": {"preset": "fcdensenet56"}}
+
+
 def test_bad_grid_errors_name_the_key(tmp_path):
     path = write_grid(tmp_path, grid={"model.network.attention": []})
     with pytest.raises(ValueError, match="grid key 'model.network.attention' needs a non-empty list"):
