@@ -2,7 +2,8 @@
 
 MALC (MICCAI 2012, Neuromorphometrics protocol) as used by QuickNAT: 27 structures. Cortical parcels are
 the ids >= 100 (odd = left hemisphere -> class 2, even = right -> class 4). Visceral Anatomy benchmark: 20
-organs by RadLex id. Raw ids absent from a ``label_map`` map to background (0). The phantoms write the same
+organs by RadLex id. Raw ids absent from a ``label_map`` map to background (0) when remapping;
+``medseg data check`` reports them as unknown, so tables list the ids meant as background explicitly. The phantoms write the same
 raw ids, so they share these tables.
 """
 
@@ -93,7 +94,9 @@ class LabelTable:
 
 
 def _malc() -> LabelTable:
-    label_map: dict[int, int] = {}
+    # every non-cortical Neuromorphometrics id (< 100) is listed, unlisted ones explicitly as background
+    # (CSF 46, accumbens 23/30, vermis 71-73, ...), so that `medseg data check` can flag unknown ids
+    label_map: dict[int, int] = {raw: 0 for raw in range(1, 100)}
     for cls, (_, raw_ids) in enumerate(_MALC, start=1):
         label_map.update({raw: cls for raw in raw_ids})
     label_map.update({raw: 2 if raw % 2 else 4 for raw in MALC_CORTEX_IDS})

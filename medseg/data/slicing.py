@@ -1,0 +1,111 @@
+"""Datasets over cached volumes: 2D slices of one plane, random 3D patches, whole subjects.
+
+Slices and patches are numpy views into the cached arrays; without augmentation no MONAI transform runs
+per item (the hot path). With augmentation, a MONAI dict transform runs on the 2D slice / 3D patch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .cache import Volume
+
+# axis of the RAS (X, Y, Z) volume that is sliced for each plane
+PLANE_AXIS = {"sagittal": 0, "coronal": 1, "axial": 2}
+
+
+def _finish(image: np.ndarray, label: np.ndarray, transform: Callable | None) -> dict[str, torch.Tensor]:
+    item = {
+        "image": torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)),
+        "label": torch.from_numpy(np.ascontiguousarray(label).astype(np.int64)),
+    }
+    if transform is not None:
+        out = transform({"image": item["image"], "label": item["label"][None].float()})
+        item = {"image": torch.as_tensor(out["image"]).float(), "label": torch.as_tensor(out["label"])[0].round().long()}
+    return item
+
+
+class SliceDataset(Dataset):
+    """All slices along ``plane`` of the volumes: ``{"image": (C, H, W) float32, "label": (H, W) int64}``.
+
+    ``drop_background`` skips slices whose label has no foreground.
+    """
+
+    def __init__(self, volumes: Sequence[Volume], plane: str, drop_background: bool = False, transform: Callable | None = None) -> None:
+        if plane not in PLANE_AXIS:
+            raise ValueError(f"plane must be one of {sorted(PLANE_AXIS)}, got {plane!r}")
+        self.volumes, self.axis, self.transform = list(volumes), PLANE_AXIS[plane], transform
+        index = []
+        for v, volume in enumerate(self.volumes):
+            if volume.label is None:
+                raise ValueError(f"subject {volume.id!r}: training slices need a label")
+            n = volume.label.shape[self.axis]
+            if drop_background:
+                other = tuple(a for a in range(3) if a != self.axis)
+                keep = np.flatnonzero(np.asarray(volume.label).any(axis=other))
+            else:
+                keep = np.arange(n)
+            index.append(np.stack([np.full(len(keep), v), keep], axis=1))
+        self.index = np.concatenate(index).astype(np.int64) if index else np.zeros((0, 2), np.int64)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        v, k = self.index[i]
+        volume = self.volumes[v]
+        image = np.take(volume.image, k, axis=self.axis + 1)
+        label = np.take(volume.label, k, axis=self.axis)
+        return _finish(image, label, self.transform)
+
+
+class PatchDataset(Dataset):
+    """``samples_per_volume`` random patches per volume and epoch: ``{"image": (C, *patch), "label": patch}``.
+
+    Patch corners are drawn with torch's RNG (seeded by Lightning, distinct per loader worker). Volumes
+    smaller than the patch are zero-padded.
+    """
+
+    def __init__(self, volumes: Sequence[Volume], patch_size: Sequence[int], samples_per_volume: int = 8, transform: Callable | None = None) -> None:
+        if len(patch_size) != 3 or min(patch_size) < 1:
+            raise ValueError(f"patch_size must be 3 positive ints, got {patch_size!r}")
+        self.volumes, self.patch, self.samples, self.transform = list(volumes), tuple(int(p) for p in patch_size), samples_per_volume, transform
+
+    def __len__(self) -> int:
+        return len(self.volumes) * self.samples
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        volume = self.volumes[i // self.samples]
+        shape = volume.label.shape
+        start = [int(torch.randint(0, max(1, s - p + 1), ())) for s, p in zip(shape, self.patch)]
+        region = tuple(slice(a, a + p) for a, p in zip(start, self.patch))
+        image, label = volume.image[(slice(None), *region)], volume.label[region]
+        pad = [(0, p - s) for s, p in zip(label.shape, self.patch)]
+        if any(after for _, after in pad):
+            image, label = np.pad(image, [(0, 0), *pad]), np.pad(label, pad)
+        return _finish(image, label, self.transform)
+
+
+class SubjectDataset(Dataset):
+    """Whole preprocessed subjects: ``{"id", "image": (C, X, Y, Z), "label": (X, Y, Z) (if labelled), "meta"}``."""
+
+    def __init__(self, volumes: Sequence[Volume]) -> None:
+        self.volumes = list(volumes)
+
+    def __len__(self) -> int:
+        return len(self.volumes)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        volume = self.volumes[i]
+        item: dict[str, Any] = {
+            "id": volume.id,
+            "image": torch.from_numpy(np.asarray(volume.image, dtype=np.float32)),
+            "meta": {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in volume.meta.items()},
+        }
+        if volume.label is not None:
+            item["label"] = torch.from_numpy(np.asarray(volume.label).astype(np.int64))
+        return item
