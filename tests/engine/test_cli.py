@@ -1,0 +1,59 @@
+"""LightningCLI in-process on the tiny data module: run folder, exact resume, offline wandb."""
+
+import pytest
+import torch
+import yaml
+
+from medseg.engine.cli import run_lightning_cli
+from tests.engine.tiny_data import TinyDataModule
+
+
+def _config(tmp_path, root, **extra):
+    config = {
+        "seed_everything": 7,
+        "trainer": {"default_root_dir": str(root), "max_epochs": 2, "accelerator": "cpu", "limit_train_batches": 3,
+                    "enable_progress_bar": False, "enable_model_summary": False},
+        "model": {"network": {"name": "unet", "attention": "scse",
+                              "options": {"features": 4, "depth": 2, "kernel_size": 3}},
+                  "loss": {"name": "ce_dice"}, "optimizer": {"name": "adam", "lr": 0.01}},
+        "data": {"train": 2, "val": 1, "test": 1},
+        **extra,
+    }
+    path = tmp_path / f"{root.name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def _weights(root):
+    return torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+@pytest.mark.slow
+def test_stop_after_epoch_1_and_resume_last_equals_uninterrupted(tmp_path):
+    full, split = tmp_path / "full", tmp_path / "split"
+    run_lightning_cli(["fit", "--config", _config(tmp_path, full)], TinyDataModule)
+    run_lightning_cli(["fit", "--config", _config(tmp_path, split), "--trainer.max_epochs", "1"], TinyDataModule)
+    first = _weights(split)
+    run_lightning_cli(["fit", "--config", _config(tmp_path, split), "--ckpt_path", "last"], TinyDataModule)
+    resumed, uninterrupted = _weights(split), _weights(full)
+    assert any(not torch.equal(first[k], resumed[k]) for k in first)  # epoch 2 did train
+    for key in uninterrupted:
+        torch.testing.assert_close(resumed[key], uninterrupted[key], atol=0, rtol=0, equal_nan=True)
+    saved = yaml.safe_load((split / "config.yaml").read_text())
+    assert saved["model"]["network"]["attention"] == "scse" and saved["seed_everything"] == 7
+    assert (split / "csv").is_dir() and not list((split / "checkpoints").glob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_wandb_logger_offline_writes_run_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_API_KEY", "")
+    root = tmp_path / "wb"
+    run_lightning_cli(["fit", "--config", _config(tmp_path, root, logging={"wandb": True}),
+                       "--trainer.max_epochs", "1"], TinyDataModule)
+    runs = list((root / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+def test_ckpt_path_last_without_checkpoint_fails_for_test(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at .*last.ckpt"):
+        run_lightning_cli(["test", "--config", _config(tmp_path, tmp_path / "none"), "--ckpt_path", "last"], TinyDataModule)
