@@ -139,10 +139,7 @@ class Cell:
     variant: str
     placement: str
     runs: list[RunResult] = field(default_factory=list)
-
-    @property
-    def column(self) -> str:
-        return self.variant if self.variant == "none" or self.placement == "all" else f"{self.variant}@{self.placement}"
+    column: str = ""  # table column: the variant, with "@placement" when the variant has several
 
     @property
     def structures(self) -> list[str]:
@@ -176,6 +173,9 @@ def group_cells(runs: list[RunResult]) -> dict[tuple[str, str, str, str], Cell]:
     for run in runs:
         key = (run.dataset, run.network, run.variant, run.placement)
         cells.setdefault(key, Cell(*key)).runs.append(run)
+    for cell in cells.values():
+        several = len({k[3] for k in cells if k[:3] == (cell.dataset, cell.network, cell.variant)}) > 1
+        cell.column = f"{cell.variant}@{cell.placement}" if several else cell.variant
     return cells
 
 

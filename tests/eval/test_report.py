@@ -21,7 +21,7 @@ def reported(tmp_path):
 
 def test_summary_mean_std_delta_p_match_hand_computation(reported):
     _, rows = reported
-    scse, none = rows[("unet", "scse")], rows[("unet", "none")]
+    scse, none = rows[("unet", "scse@all")], rows[("unet", "none")]
     # the two seeds (±0.01) average back to SCSE_MEANS; background rows and NaN structures are excluded
     assert float(scse["mean_dice"]) == pytest.approx(statistics.fmean(SCSE_MEANS))
     assert float(scse["std_dice"]) == pytest.approx(statistics.stdev(SCSE_MEANS))
@@ -53,7 +53,7 @@ def test_markdown_latex_and_figures_are_written(reported):
     out, _ = reported
     md = (out / "report.md").read_text()
     expected = f"{statistics.fmean(SCSE_MEANS):.3f} ± {statistics.stdev(SCSE_MEANS):.3f}"
-    assert expected in md and "| network | none | scse | scse@encoder |" in md
+    assert expected in md and "| network | none | scse@all | scse@encoder |" in md
     tex = (out / "report.tex").read_text()
     assert r"\begin{tabular}" in tex and expected.replace("±", r"$\pm$") in tex
     pngs = sorted(p.name for p in out.glob("*.png"))
