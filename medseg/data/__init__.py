@@ -1,6 +1,5 @@
 """Manifests, label tables, readers, transforms, slice/patch data modules, phantoms."""
 
-from .datamodule import SegmentationDataModule
 from .labels import MALC, TABLES, VISCERAL, LabelTable, remap_labels
 from .manifest import Manifest, ManifestError, load_manifest
 from .phantoms import make_phantom
@@ -13,3 +12,12 @@ __all__ = [
     "SegmentationDataModule", "load_manifest", "load_volume", "make_phantom", "preprocess_image",
     "remap_labels", "to_original_grid", "write_volume",
 ]  # fmt: skip
+
+
+def __getattr__(name: str):
+    # imported on first use so that `medseg synth` / `medseg data check` do not import Lightning
+    if name == "SegmentationDataModule":
+        from .datamodule import SegmentationDataModule
+
+        return SegmentationDataModule
+    raise AttributeError(f"module 'medseg.data' has no attribute {name!r}")
