@@ -192,7 +192,7 @@ class SegmentationModule(pl.LightningModule):
             "network": nc.name,
             "attention": nc.attention,
             "placement": nc.placement,
-            "dataset": getattr(datamodule, "dataset_name", None),
+            "dataset": getattr(getattr(datamodule, "manifest", None), "name", None),
             "inference": asdict(self.inference_config),
         }
 

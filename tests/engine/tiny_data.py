@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
@@ -54,7 +56,7 @@ class TinyDataModule(LightningDataModule):
         self.save_hyperparameters()
         self.num_classes, self.in_channels, self.spatial_dims, self.plane = 3, 1, 2, plane
         self.class_names = ["background", "outer", "inner"]
-        self.dataset_name = "tiny"
+        self.manifest = SimpleNamespace(name="tiny")
         seeds = list(range(train + val + test))
         self.splits = {"train": seeds[:train], "val": seeds[train : train + val], "test": seeds[train + val :]}
         self.size, self.batch_size = size, batch_size

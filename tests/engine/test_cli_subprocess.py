@@ -1,0 +1,73 @@
+"""`medseg fit|test|predict` as subprocesses on synthetic phantoms: DDP results, predict geometry."""
+
+import json
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+
+def medseg(*args, cwd):
+    result = subprocess.run([sys.executable, "-m", "medseg.cli", *args], cwd=cwd, capture_output=True, text=True,
+                            timeout=300, env={**__import__("os").environ, "WANDB_SILENT": "true"})
+    assert result.returncode == 0, f"medseg {' '.join(args)} failed:\n{result.stderr[-3000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Phantoms (3 test subjects: odd for 2 ranks), a config and one trained epoch."""
+    tmp = tmp_path_factory.mktemp("cli")
+    medseg("synth", "--kind", "malc", "--out", str(tmp / "data"), "--subjects", "5", "--size", "16",
+           "--validation", "1", "--test", "3", cwd=tmp)
+    config = {
+        "seed_everything": 3,
+        "trainer": {"default_root_dir": str(tmp / "run"), "max_epochs": 1, "accelerator": "cpu",
+                    "limit_train_batches": 2, "enable_progress_bar": False, "enable_model_summary": False},
+        "model": {"network": {"name": "unet", "attention": "scse",
+                              "options": {"features": 4, "depth": 2, "kernel_size": 3}}},
+        "data": {"manifest": str(tmp / "data" / "dataset.json"), "plane": "axial", "batch_size": 8},
+    }
+    (tmp / "config.yaml").write_text(yaml.safe_dump(config))
+    medseg("fit", "--config", "config.yaml", cwd=tmp)
+    return tmp
+
+
+def test_ddp_two_processes_odd_subjects_equal_single_process_csv(run):
+    results = run / "run" / "results"
+    medseg("test", "--config", "config.yaml", "--ckpt_path", "last", cwd=run)
+    single = (results / "dice_per_structure.csv").read_text()
+    medseg("test", "--config", "config.yaml", "--ckpt_path", "last", "--trainer.strategy", "ddp",
+           "--trainer.devices", "2", cwd=run)
+    ddp = (results / "dice_per_structure.csv").read_text()
+    assert ddp == single
+    assert sorted({line.split(",")[0] for line in single.splitlines()[1:]}) == ["s002", "s003", "s004"]
+    assert json.loads((results / "summary.json").read_text())["num_subjects"] == 3
+    assert len(list((results / "previous").iterdir())) == 1  # the single-process results were kept
+
+
+def test_predict_keeps_shape_and_affine_of_a_non_canonical_input(run):
+    data = run / "data"
+    manifest = json.loads((data / "dataset.json").read_text())
+    source = nib.load(data / manifest["test"][0]["image"])
+    # LAS -> PIL-like: permute and flip the voxel axes, and change the affine so the anatomy is unchanged
+    ornt = nib.orientations.axcodes2ornt(("P", "I", "L"))
+    transform = nib.orientations.ornt_transform(nib.orientations.io_orientation(source.affine), ornt)
+    odd = source.as_reoriented(transform)
+    nib.save(odd, data / "odd.nii.gz")
+    manifest["test"] = [{"id": "canonical", "image": manifest["test"][0]["image"]}, {"id": "odd", "image": "odd.nii.gz"}]
+    (data / "predict.json").write_text(json.dumps(manifest))
+    medseg("predict", "--config", "config.yaml", "--ckpt_path", "last", "--data.manifest", str(data / "predict.json"),
+           cwd=run)
+    out = nib.load(run / "run" / "predictions" / "odd.nii.gz")
+    assert nib.aff2axcodes(odd.affine) == ("P", "I", "L")
+    assert out.shape == odd.shape
+    np.testing.assert_allclose(out.affine, odd.affine, atol=1e-6)
+    canonical = nib.load(run / "run" / "predictions" / "canonical.nii.gz")
+    back = canonical.as_reoriented(transform)  # the same anatomy predicted from either orientation
+    np.testing.assert_array_equal(np.asarray(out.dataobj), np.asarray(back.dataobj))
