@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+import torch
+
+from medseg.data.cache import Volume
+from medseg.data.slicing import PLANE_AXIS, PatchDataset, SliceDataset, SubjectDataset
+
+
+def volume(shape=(6, 7, 8)):
+    image = np.arange(np.prod(shape), dtype=np.float32).reshape(1, *shape)
+    label = np.zeros(shape, np.uint8)
+    label[2:4, 3:5, 1:3] = 1
+    return Volume("v", image, label, {"affine": np.eye(4)})
+
+
+@pytest.mark.parametrize("plane", sorted(PLANE_AXIS))
+def test_slices_match_numpy_indexing(plane):
+    v = volume()
+    dataset = SliceDataset([v, v], plane)
+    axis = PLANE_AXIS[plane]
+    assert len(dataset) == 2 * v.label.shape[axis]
+    item = dataset[3]
+    np.testing.assert_array_equal(item["image"].numpy(), np.take(v.image, 3, axis=axis + 1))
+    np.testing.assert_array_equal(item["label"].numpy(), np.take(v.label, 3, axis=axis))
+    assert item["image"].dtype == torch.float32 and item["label"].dtype == torch.int64
+
+
+def test_drop_background_slices():
+    dataset = SliceDataset([volume()], "axial", drop_background=True)
+    assert [int(k) for _, k in dataset.index] == [1, 2]
+
+
+def test_patches_are_sub_blocks_and_padded():
+    v = volume()
+    torch.manual_seed(0)
+    dataset = PatchDataset([v], (4, 4, 4), samples_per_volume=3)
+    assert len(dataset) == 3
+    item = dataset[0]
+    image = item["image"].numpy()[0]
+    corner = np.argwhere(v.image[0] == image[0, 0, 0])[0]
+    np.testing.assert_array_equal(image, v.image[0][tuple(slice(c, c + 4) for c in corner)])
+    big = PatchDataset([v], (8, 8, 8))[0]
+    assert big["image"].shape == (1, 8, 8, 8) and big["label"].shape == (8, 8, 8)
+
+
+def test_subject_dataset_and_bad_plane():
+    item = SubjectDataset([volume()])[0]
+    assert item["id"] == "v" and item["image"].shape == (1, 6, 7, 8) and item["label"].dtype == torch.int64
+    with pytest.raises(ValueError, match="plane must be one of"):
+        SliceDataset([volume()], "transverse")
