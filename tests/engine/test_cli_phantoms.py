@@ -1,4 +1,7 @@
-"""`medseg fit|test|predict` as subprocesses on synthetic phantoms: DDP results, predict geometry."""
+"""`medseg fit|test|predict` on synthetic phantoms: DDP results (subprocess), predict geometry.
+
+Only the DDP run is a subprocess (each costs an interpreter start and imports); the rest runs in-process.
+"""
 
 import json
 import subprocess
@@ -8,6 +11,9 @@ import nibabel as nib
 import numpy as np
 import pytest
 import yaml
+
+from medseg.data.synth import synth
+from medseg.engine.cli import run_lightning_cli
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +29,7 @@ def medseg(*args, cwd):
 def run(tmp_path_factory):
     """Phantoms (3 test subjects: odd for 2 ranks), a config and one trained epoch."""
     tmp = tmp_path_factory.mktemp("cli")
-    medseg("synth", "--kind", "malc", "--out", str(tmp / "data"), "--subjects", "5", "--size", "16",
-           "--validation", "1", "--test", "3", cwd=tmp)
+    synth("malc", str(tmp / "data"), subjects=5, size=16, validation=1, test=3)
     config = {
         "seed_everything": 3,
         "trainer": {"default_root_dir": str(tmp / "run"), "max_epochs": 1, "accelerator": "cpu",
@@ -34,13 +39,13 @@ def run(tmp_path_factory):
         "data": {"manifest": str(tmp / "data" / "dataset.json"), "plane": "axial", "batch_size": 8},
     }
     (tmp / "config.yaml").write_text(yaml.safe_dump(config))
-    medseg("fit", "--config", "config.yaml", cwd=tmp)
+    run_lightning_cli(["fit", "--config", str(tmp / "config.yaml")])
     return tmp
 
 
 def test_ddp_two_processes_odd_subjects_equal_single_process_csv(run):
     results = run / "run" / "results"
-    medseg("test", "--config", "config.yaml", "--ckpt_path", "last", cwd=run)
+    run_lightning_cli(["test", "--config", str(run / "config.yaml"), "--ckpt_path", "last"])
     single = (results / "dice_per_structure.csv").read_text()
     medseg("test", "--config", "config.yaml", "--ckpt_path", "last", "--trainer.strategy", "ddp",
            "--trainer.devices", "2", cwd=run)
@@ -62,8 +67,8 @@ def test_predict_keeps_shape_and_affine_of_a_non_canonical_input(run):
     nib.save(odd, data / "odd.nii.gz")
     manifest["test"] = [{"id": "canonical", "image": manifest["test"][0]["image"]}, {"id": "odd", "image": "odd.nii.gz"}]
     (data / "predict.json").write_text(json.dumps(manifest))
-    medseg("predict", "--config", "config.yaml", "--ckpt_path", "last", "--data.manifest", str(data / "predict.json"),
-           cwd=run)
+    run_lightning_cli(["predict", "--config", str(run / "config.yaml"), "--ckpt_path", "last",
+                       "--data.manifest", str(data / "predict.json")])
     out = nib.load(run / "run" / "predictions" / "odd.nii.gz")
     assert nib.aff2axcodes(odd.affine) == ("P", "I", "L")
     assert out.shape == odd.shape
