@@ -14,6 +14,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from medseg.blocks.attention_gate import AttentionGate
+
 from .placement import AttentionSpec, resolve_placement, site_names
 from .sites import build_site
 
@@ -60,8 +62,6 @@ class EncoderDecoder(nn.Module):
 
     def gate_skips(self, skip_channels: Sequence[int], gating_channels: Sequence[int]) -> None:
         """Attention gates (Attention U-Net) on the skips; index k-1 gates level k."""
-        from medseg.blocks.attention_gate import AttentionGate
-
         self.gates = nn.ModuleList(
             AttentionGate(s, g, self.spatial_dims) for s, g in zip(skip_channels, gating_channels)
         )
