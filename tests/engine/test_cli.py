@@ -57,3 +57,13 @@ def test_wandb_logger_offline_writes_run_files(tmp_path, monkeypatch):
 def test_ckpt_path_last_without_checkpoint_fails_for_test(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at .*last.ckpt"):
         run_lightning_cli(["test", "--config", _config(tmp_path, tmp_path / "none"), "--ckpt_path", "last"], TinyDataModule)
+
+
+@pytest.mark.parametrize("name", ["quicknat_2d.yaml", "unet_3d.yaml"])
+def test_base_configs_parse(name, capsys):
+    from pathlib import Path
+
+    config = Path(__file__).parents[2] / "experiments" / "base" / name
+    with pytest.raises(SystemExit) as stop:
+        run_lightning_cli(["fit", "--config", str(config), "--print_config"])
+    assert stop.value.code == 0 and "network:" in capsys.readouterr().out
