@@ -14,7 +14,7 @@ from .augment import build_augmentation
 from .cache import Volume, VolumeCache
 from .manifest import Subject, load_manifest
 from .preprocess import Preprocessing
-from .slicing import PLANE_AXIS, PatchDataset, SliceDataset, SubjectDataset
+from .slicing import PLANE_AXIS, PatchDataset, SliceDataset, SubjectDataset, collate
 
 
 class SegmentationDataModule(L.LightningDataModule):
@@ -156,6 +156,7 @@ class SegmentationDataModule(L.LightningDataModule):
             shuffle=shuffle,
             num_workers=workers,
             worker_init_fn=worker_init_fn,
+            collate_fn=collate,
             persistent_workers=workers > 0,
             drop_last=False,
         )

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
 from .cache import Volume
 
@@ -61,6 +61,26 @@ class SliceDataset(Dataset):
         image = np.take(volume.image, k, axis=self.axis + 1)
         label = np.take(volume.label, k, axis=self.axis)
         return _finish(image, label, self.transform)
+
+    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor] | list[dict[str, torch.Tensor]]:
+        """A whole batch at once (the DataLoader's batched fetch): one stack, no per-item tensors.
+
+        Falls back to per-item samples with augmentation or slices of different shapes.
+        """
+        items = [(self.volumes[v], k) for v, k in self.index[list(indices)]]
+        images = [np.take(vol.image, k, axis=self.axis + 1) for vol, k in items]
+        if self.transform is not None or len({im.shape for im in images}) > 1:
+            return [self[i] for i in indices]
+        labels = [np.take(vol.label, k, axis=self.axis) for vol, k in items]
+        return {
+            "image": torch.from_numpy(np.stack(images).astype(np.float32, copy=False)),
+            "label": torch.from_numpy(np.stack(labels).astype(np.int64)),
+        }
+
+
+def collate(batch: dict[str, torch.Tensor] | list[dict[str, Any]]) -> dict[str, Any]:
+    """Default collation, except for batches that :meth:`SliceDataset.__getitems__` already stacked."""
+    return batch if isinstance(batch, dict) else default_collate(batch)
 
 
 class PatchDataset(Dataset):

@@ -48,3 +48,16 @@ def test_subject_dataset_and_bad_plane():
     assert item["id"] == "v" and item["image"].shape == (1, 6, 7, 8) and item["label"].dtype == torch.int64
     with pytest.raises(ValueError, match="plane must be one of"):
         SliceDataset([volume()], "transverse")
+
+
+def test_batched_fetch_equals_per_item_collation():
+    from torch.utils.data import default_collate
+
+    from medseg.data.slicing import collate
+
+    dataset = SliceDataset([volume(), volume()], "coronal")
+    indices = [0, 9, 3, 12]
+    batched = collate(dataset.__getitems__(indices))
+    reference = default_collate([dataset[i] for i in indices])
+    for key in ("image", "label"):
+        assert torch.equal(batched[key], reference[key]) and batched[key].dtype == reference[key].dtype
