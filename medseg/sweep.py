@@ -31,6 +31,7 @@ re-running a sweep after a crash finishes only the missing runs.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import fnmatch
 import hashlib
@@ -41,6 +42,7 @@ import re
 import shlex
 import subprocess
 import sys
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,13 +222,30 @@ def _slurm_script(grid: dict, commands_file: Path, n: int, root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _run_one(run: Run, program: list[str], checkpoint: str) -> int:
+def _in_process(args: list[str], log) -> int:
+    """``medseg.cli.main(args)`` in this process (no interpreter start-up per stage); errors → exit code 1."""
+    from medseg.cli import main
+
+    try:
+        with contextlib.redirect_stdout(log):
+            return main(args)
+    except Exception:  # noqa: BLE001 - a failed run is reported, the sweep goes on or stops cleanly
+        log.write(traceback.format_exc())
+        return 1
+    except SystemExit as stop:  # jsonargparse exits on bad options
+        return stop.code if isinstance(stop.code, int) else 1
+
+
+def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool = False) -> int:
     for cmd in _commands(run, program, checkpoint):
         stage = cmd[len(program)]
         with (run.dir / f"{stage}.log").open("a") as log:
             log.write(f"$ {shlex.join(cmd)}\n")
             log.flush()
-            code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
+            if in_process:
+                code = _in_process(cmd[len(program):], log)
+            else:
+                code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
         if code != 0:
             return code
         if stage == "fit":
@@ -246,6 +265,7 @@ def sweep(
     launcher: str = "python",
     nproc_per_node: int = 1,
     keep_going: bool = False,
+    in_process: bool = False,
 ) -> int:
     """Expand GRID.yaml into run folders and run each (fit, then test) in sequence, skipping complete runs.
 
@@ -259,6 +279,8 @@ def sweep(
         launcher: ``python`` (one process) or ``torchrun`` (``--nproc_per_node`` processes, for DDP).
         nproc_per_node: processes per run with ``launcher: torchrun``.
         keep_going: continue with the next run after a failed one (default: stop).
+        in_process: run fit/test through ``medseg.cli.main`` in this process instead of a subprocess per
+            stage (saves the interpreter start-up; for small grids and notebooks; ignores ``command``).
     """
     spec = load_grid(grid)
     runs = [r for r in expand(spec, root) if only is None or fnmatch.fnmatch(r.name, only)]
@@ -294,7 +316,7 @@ def sweep(
     print(f"sweep: {len(runs)} runs, {len(runs) - len(pending)} already complete", flush=True)
     for r in tqdm(pending, desc="sweep", unit="run"):
         tqdm.write(f"sweep: {r.name} ({r.status}) → {r.dir}")
-        code = _run_one(r, program, checkpoint)
+        code = _run_one(r, program, checkpoint, in_process)
         if code != 0:
             failed.append(r)
             tqdm.write(f"sweep: run {r.name} failed with exit code {code}; see {r.dir}/fit.log and test.log")

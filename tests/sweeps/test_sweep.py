@@ -110,6 +110,20 @@ def test_failed_run_resumes_from_last_ckpt_and_skips_done_runs(tmp_path, monkeyp
     assert [c.split()[0] for c in calls(runs[2].dir)] == ["fit", "test"]
 
 
+def test_in_process_runs_share_the_resume_logic(tmp_path, monkeypatch):
+    from tests.sweeps import fake_engine
+
+    monkeypatch.setattr("medseg.cli.main", fake_engine.main)
+    path = write_grid(tmp_path)
+    runs = expand(load_grid(path))
+    monkeypatch.setenv("FAKE_FAIL", "scse-")
+    assert sweep(str(path), in_process=True) == 1
+    assert [r.status for r in runs] == ["done", "done", "partial"]
+    monkeypatch.delenv("FAKE_FAIL")
+    assert sweep(str(path), in_process=True) == 0
+    assert [r.status for r in runs] == ["done"] * 3 and "--ckpt_path" in calls(runs[2].dir)[1]
+
+
 @pytest.mark.slow
 def test_killed_sweep_rerun_executes_only_missing_runs(tmp_path):
     path = write_grid(tmp_path)
