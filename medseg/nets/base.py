@@ -16,7 +16,7 @@ from torch import nn
 
 from medseg.blocks.attention_gate import AttentionGate
 
-from .placement import AttentionSpec, resolve_placement, site_names
+from .placement import AttentionSpec, PlacementSpec, resolve_placement, site_names
 from .sites import build_site
 
 
@@ -50,7 +50,7 @@ class EncoderDecoder(nn.Module):
         self,
         site_channels: Sequence[int],
         attention: AttentionSpec,
-        placement,
+        placement: PlacementSpec,
     ) -> None:
         """Build one module per site; ``site_channels`` follows :func:`site_names` order."""
         names = site_names(self.depth)

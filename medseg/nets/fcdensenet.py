@@ -18,7 +18,7 @@ from torch import nn
 
 from .base import EncoderDecoder
 from .layers import BATCHNORM, MaxPoolDown, TransposedUp, check_kernel_size, conv
-from .placement import AttentionSpec
+from .placement import AttentionSpec, PlacementSpec
 
 
 def dense_layer(spatial_dims: int, in_channels: int, growth: int, kernel_size: int, dropout: float) -> nn.Sequential:
@@ -33,7 +33,16 @@ def dense_layer(spatial_dims: int, in_channels: int, growth: int, kernel_size: i
 class DenseBlock(nn.Module):
     """``num_layers`` dense layers; returns cat(input, new) if ``keep_input`` else the new features."""
 
-    def __init__(self, spatial_dims, in_channels, num_layers, growth, kernel_size, dropout, keep_input) -> None:
+    def __init__(
+        self,
+        spatial_dims: int,
+        in_channels: int,
+        num_layers: int,
+        growth: int,
+        kernel_size: int,
+        dropout: float,
+        keep_input: bool,
+    ) -> None:
         super().__init__()
         self.keep_input = keep_input
         self.layers = nn.ModuleList(
@@ -69,7 +78,7 @@ class FCDenseNet(EncoderDecoder):
         num_classes: int,
         spatial_dims: int = 2,
         attention: AttentionSpec = None,
-        placement="all",
+        placement: PlacementSpec = "all",
         layers: Sequence[int] = (4, 5, 7, 10, 12, 15),
         growth_rate: int = 16,
         first_features: int = 48,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 AttentionSpec = str | Mapping[str, Any] | None
+PlacementSpec = str | Sequence[str] | Mapping[str, AttentionSpec] | None
 GROUPS = ("all", "encoder", "decoder", "bottleneck")
 
 
@@ -42,7 +43,7 @@ def expand(key: str, sites: Sequence[str]) -> list[str]:
 
 
 def resolve_placement(
-    placement: str | Sequence[str] | Mapping[str, AttentionSpec] | None,
+    placement: PlacementSpec,
     attention: AttentionSpec,
     sites: Sequence[str],
 ) -> dict[str, AttentionSpec]:

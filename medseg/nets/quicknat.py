@@ -13,7 +13,7 @@ from torch import nn
 
 from .base import EncoderDecoder
 from .layers import BATCHNORM, MaxPoolDown, MaxUnpoolUp, check_kernel_size, conv
-from .placement import AttentionSpec
+from .placement import AttentionSpec, PlacementSpec
 
 
 def pre_act(spatial_dims: int, in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
@@ -43,7 +43,7 @@ class QuickNAT(EncoderDecoder):
         num_classes: int,
         spatial_dims: int = 2,
         attention: AttentionSpec = None,
-        placement="all",
+        placement: PlacementSpec = "all",
         features: int = 64,
         kernel_size: int = 5,
         depth: int = 4,

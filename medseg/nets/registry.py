@@ -8,7 +8,7 @@ from typing import Any
 from torch import nn
 
 from .fcdensenet import FCDenseNet
-from .placement import AttentionSpec
+from .placement import AttentionSpec, PlacementSpec
 from .quicknat import QuickNAT
 from .sdnet import SDNet
 from .unet import UNet
@@ -53,7 +53,7 @@ def build_network(
     num_classes: int,
     spatial_dims: int = 2,
     attention: AttentionSpec = None,
-    placement="all",
+    placement: PlacementSpec = "all",
     **options: Any,
 ) -> nn.Module:
     """Build network ``name`` from its preset (``options["preset"]``, default the paper's) and ``options``."""

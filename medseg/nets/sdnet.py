@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .base import EncoderDecoder
 from .layers import ConvNormAct, MaxPoolDown, MaxUnpoolUp, check_kernel_size, conv
-from .placement import AttentionSpec
+from .placement import AttentionSpec, PlacementSpec
 
 
 class SDNet(EncoderDecoder):
@@ -19,7 +19,7 @@ class SDNet(EncoderDecoder):
         num_classes: int,
         spatial_dims: int = 2,
         attention: AttentionSpec = None,
-        placement="all",
+        placement: PlacementSpec = "all",
         features: int = 64,
         kernel_size: int = 7,
         depth: int = 3,

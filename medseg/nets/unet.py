@@ -12,7 +12,7 @@ from torch import nn
 
 from .base import EncoderDecoder
 from .layers import ConvNormAct, MaxPoolDown, MaxUnpoolUp, TransposedUp, check_kernel_size, conv
-from .placement import AttentionSpec
+from .placement import AttentionSpec, PlacementSpec
 
 UPSAMPLE = ("unpool", "transpose")
 
@@ -32,7 +32,7 @@ class UNet(EncoderDecoder):
         num_classes: int,
         spatial_dims: int = 2,
         attention: AttentionSpec = None,
-        placement="all",
+        placement: PlacementSpec = "all",
         features: int = 64,
         kernel_size: int = 5,
         depth: int = 4,
