@@ -26,7 +26,7 @@ def structure_boxplot(
     if not variants or not structures:
         raise ValueError("structure_boxplot: need at least one variant and one structure")
     width = 0.8 / len(variants)
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(structures) * len(variants) + 2), 4.5))
+    fig, ax = plt.subplots(figsize=(min(24.0, max(6.0, 0.2 * len(structures) * len(variants) + 2)), 4.5))
     colours = plt.get_cmap("tab10")
     for i, variant in enumerate(variants):
         data = [np.asarray(dice[variant].get(s, []), dtype=float) for s in structures]
