@@ -178,6 +178,8 @@ def expand(grid: dict, root: str | Path | None = None) -> list[Run]:
     repeats: list[dict] = [{}]
     if grid.get("folds"):
         folds = grid["folds"]
+        if not isinstance(folds, dict) or not isinstance(folds.get("values"), list):
+            raise ValueError(f"sweep: folds must be {{key: data.fold, values: [0, 1, ...]}}, got {folds!r}")
         repeats = [{folds.get("key", "data.fold"): (f"fold{f}", f)} for f in folds["values"]]
     if grid.get("seeds"):
         repeats = [{**r, "seed_everything": (f"seed{s}", s)} for r in repeats for s in grid["seeds"]]

@@ -76,6 +76,12 @@ def test_bad_grid_errors_name_the_key(tmp_path):
     path = write_grid(tmp_path, grid={"model.network.attention": []})
     with pytest.raises(ValueError, match="grid key 'model.network.attention' needs a non-empty list"):
         expand(load_grid(path))
+    path = write_grid(tmp_path, folds=[0, 1])
+    with pytest.raises(ValueError, match=r"folds must be \{key: data.fold, values: \[0, 1, ...\]\}, got \[0, 1\]"):
+        expand(load_grid(path))
+    runs = expand(load_grid(write_grid(tmp_path, folds={"values": [0, 1]}, seeds=[3])))
+    assert len(runs) == 3 * 2 and runs[1].config["data"]["fold"] == 1 and runs[1].config["seed_everything"] == 3
+    assert "-fold1-seed3-" in runs[1].name
     path.write_text(yaml.safe_dump({"base": "base.yaml", "root": "r", "grids": {}}))
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['grids'\]"):
         load_grid(path)
