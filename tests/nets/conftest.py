@@ -1,6 +1,7 @@
 """Tiny network settings shared by the nets tests (2-4 channels, depth 2, 3x3 kernels: fast on CPU)."""
 
 import pytest
+import torch
 
 TINY = {
     "unet": {"features": 2, "kernel_size": 3, "depth": 2},
@@ -33,3 +34,12 @@ def scse_params(c: int, reduction: int = 2) -> int:
     """cSE (two FC layers with bias) + sSE (1x1 conv C -> 1): C^2 + 2.5 C + 1 for r = 2."""
     h = c // reduction
     return (c * h + h) + (h * c + c) + (c + 1)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one intra-op thread avoids OpenMP synchronisation cost on a shared CPU (8x faster here)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
