@@ -39,6 +39,9 @@ def write_atomic(path: str | Path, data: str | bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; results are shared files
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
         os.replace(tmp, path)
@@ -295,7 +298,7 @@ def _tables(rows: list[dict], srows: list[dict], d: int) -> list[tuple[str, list
         ]:
             names, cols, grid = _pivot(rs, "network", text)
             tables.append((f"{dataset}: {caption}", ["network", *cols], [[n, *g] for n, g in zip(names, grid)]))
-        for network in dict.fromkeys(r["network"] for r in rs):
+        for network in sorted(dict.fromkeys(r["network"] for r in rs), key=lambda n: _order(NETWORK_ORDER, n)):
             ss = [r for r in srows if r["dataset"] == dataset and r["network"] == network]
             names, cols, grid = _pivot(ss, "structure", lambda r: f"{_fmt(r['mean_dice'], d)} ± {_fmt(r['std_dice'], d)}")
             tables.append((f"{dataset} / {network}: Dice per structure", ["structure", *cols],
