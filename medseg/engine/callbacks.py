@@ -14,7 +14,27 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 class AtomicModelCheckpoint(ModelCheckpoint):
     """``ModelCheckpoint`` whose files appear whole: saved to ``<name>.tmp`` then ``os.replace``d, so a
-    fit killed while saving leaves the previous ``last.ckpt`` intact."""
+    fit killed while saving leaves the previous ``last.ckpt`` intact.
+
+    With ``save_last`` it writes ``last.ckpt`` at the end of *every* epoch (after validation when there
+    is one), also with ``save_top_k=0``: Lightning alone writes "last" only beside a top-k save, or at
+    the end of training, so a killed fit would have nothing to resume from."""
+
+    def _save_last_each_epoch(self, trainer: pl.Trainer, at_train_epoch_end: bool) -> None:
+        if (
+            self.save_last
+            and not self._should_skip_saving_checkpoint(trainer)  # also skips a step already saved
+            and self._should_save_on_train_epoch_end(trainer) == at_train_epoch_end
+        ):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        self._save_last_each_epoch(trainer, at_train_epoch_end=True)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        super().on_validation_end(trainer, pl_module)
+        self._save_last_each_epoch(trainer, at_train_epoch_end=False)
 
     def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
         tmp = f"{filepath}.tmp"

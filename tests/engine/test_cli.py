@@ -1,8 +1,11 @@
 """LightningCLI in-process on the tiny data module: run folder, exact resume, offline wandb."""
 
+from pathlib import Path
+
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import Callback
 
 from medseg.engine.cli import run_lightning_cli
 from tests.engine.tiny_data import TinyDataModule
@@ -28,18 +31,35 @@ def _weights(root):
     return torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
 
 
+class CrashAtEpoch(Callback):
+    """Kills a fit at the start of epoch ``epoch`` (after the previous epochs and their checkpoints)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError(f"simulated crash at epoch {self.epoch}")
+
+
 @pytest.mark.slow
-def test_stop_after_epoch_1_and_resume_last_equals_uninterrupted(tmp_path):
+def test_crash_after_epoch_1_then_resume_last_equals_uninterrupted(tmp_path):
     full, split = tmp_path / "full", tmp_path / "split"
     run_lightning_cli(["fit", "--config", _config(tmp_path, full)], TinyDataModule)
-    run_lightning_cli(["fit", "--config", _config(tmp_path, split), "--trainer.max_epochs", "1"], TinyDataModule)
-    first = _weights(split)
+    crashing = _config(tmp_path, split)
+    config = yaml.safe_load(Path(crashing).read_text(encoding="utf-8"))
+    config["trainer"]["callbacks"] = [{"class_path": f"{__name__}.CrashAtEpoch", "init_args": {"epoch": 1}}]
+    Path(crashing).write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(RuntimeError, match="simulated crash at epoch 1"):
+        run_lightning_cli(["fit", "--config", crashing], TinyDataModule)
+    first = torch.load(split / "checkpoints" / "last.ckpt", weights_only=True)
+    assert first["epoch"] == 0  # written at the end of epoch 1 (index 0), before the crash
     run_lightning_cli(["fit", "--config", _config(tmp_path, split), "--ckpt_path", "last"], TinyDataModule)
     resumed, uninterrupted = _weights(split), _weights(full)
-    assert any(not torch.equal(first[k], resumed[k]) for k in first)  # epoch 2 did train
+    assert any(not torch.equal(first["state_dict"][k], resumed[k]) for k in resumed)  # epoch 2 did train
     for key in uninterrupted:
         torch.testing.assert_close(resumed[key], uninterrupted[key], atol=0, rtol=0, equal_nan=True)
-    saved = yaml.safe_load((split / "config.yaml").read_text())
+    saved = yaml.safe_load((split / "config.yaml").read_text(encoding="utf-8"))
     assert saved["model"]["network"]["attention"] == "scse" and saved["seed_everything"] == 7
     assert (split / "csv").is_dir() and not list((split / "checkpoints").glob("*.tmp"))
 
