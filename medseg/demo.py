@@ -20,10 +20,10 @@ def _table(results_dir: Path) -> tuple[str, dict[str, list[float]], float]:
     import csv
 
     per_structure: dict[str, list[float]] = {}
-    with open(results_dir / "dice_per_structure.csv", newline="") as f:
+    with open(results_dir / "dice_per_structure.csv", newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
             per_structure.setdefault(row["structure"], []).append(float(row["dice"]) if row["dice"] else np.nan)
-    summary = json.loads((results_dir / "summary.json").read_text())
+    summary = json.loads((results_dir / "summary.json").read_text(encoding="utf-8"))
     width = max(len(s) for s in per_structure)
     lines = [f"{'structure':<{width}}  mean Dice  (min - max over subjects)"]
     for name, values in per_structure.items():

@@ -153,7 +153,7 @@ def load_grid(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep: grid file {path} not found")
-    grid = yaml.safe_load(path.read_text()) or {}
+    grid = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     unknown = set(grid) - GRID_KEYS
     if unknown:
         raise ValueError(f"sweep: {path}: unknown key(s) {sorted(unknown)}; expected some of {sorted(GRID_KEYS)}")
@@ -163,7 +163,7 @@ def load_grid(path: str | Path) -> dict:
     base = (path.parent / grid["base"]).resolve()
     if not base.is_file():
         raise FileNotFoundError(f"sweep: {path}: base config {base} not found")
-    grid["base_config"] = yaml.safe_load(base.read_text()) or {}
+    grid["base_config"] = yaml.safe_load(base.read_text(encoding="utf-8")) or {}
     return grid
 
 
@@ -241,7 +241,7 @@ def _in_process(args: list[str], log) -> int:
 def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool = False) -> int:
     for cmd in _commands(run, program, checkpoint):
         stage = cmd[len(program)]
-        with (run.dir / f"{stage}.log").open("a") as log:
+        with (run.dir / f"{stage}.log").open("a", encoding="utf-8") as log:
             log.write(f"$ {shlex.join(cmd)}\n")
             log.flush()
             if in_process:

@@ -104,8 +104,8 @@ class VolumeCache:
             if label is not None:
                 _save_npy(stem.with_suffix(".label.npy"), label)
             tmp = meta_file.with_name(f".{meta_file.name}.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps(_meta_json(meta)))
+            tmp.write_text(json.dumps(_meta_json(meta)), encoding="utf-8")
             os.replace(tmp, meta_file)  # written last: its presence marks a complete entry
         image = np.load(stem.with_suffix(".image.npy"), mmap_mode="r")
         label = np.load(stem.with_suffix(".label.npy"), mmap_mode="r") if with_label else None
-        return Volume(subject.id, image, label, _meta_arrays(json.loads(meta_file.read_text())))
+        return Volume(subject.id, image, label, _meta_arrays(json.loads(meta_file.read_text(encoding="utf-8"))))

@@ -62,7 +62,7 @@ def read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ManifestError(f"{path}: JSON syntax error at line {error.lineno}, column {error.colno}: {error.msg}") from None
     if not isinstance(data, dict):
@@ -201,5 +201,5 @@ def write_manifest(path: str | os.PathLike, manifest: dict[str, Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n")
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -122,7 +122,7 @@ def run_attention_figure(run_dir: str | Path, subject: int = 0, slice_index: int
     for p in (config_path, ckpt):
         if not p.is_file():
             raise FileNotFoundError(f"run_attention_figure: {p} not found (train the run with medseg fit first)")
-    data = yaml.safe_load(config_path.read_text())["data"]
+    data = yaml.safe_load(config_path.read_text(encoding="utf-8"))["data"]
     if data.get("spatial_dims", 2) != 2:
         raise ValueError(f"run_attention_figure: {config_path} has data.spatial_dims={data['spatial_dims']}; 2D runs only")
     volumes = SegmentationDataModule(**data).volumes("test")

@@ -98,11 +98,11 @@ def load_run(run_dir: str | Path) -> RunResult:
     for p in (summary_path, csv_path):
         if not p.is_file():
             raise FileNotFoundError(f"report: {p} not found (is {run_dir} a tested run folder?)")
-    summary = json.loads(summary_path.read_text())
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
     missing = [k for k in ("network",) if k not in summary]
     if missing:
         raise KeyError(f"report: {summary_path} lacks key(s) {missing}; has {sorted(summary)}")
-    with csv_path.open(newline="") as f:
+    with csv_path.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         absent = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if absent:

@@ -35,7 +35,7 @@ def read_network_spec(config: str | Path) -> dict[str, Any]:
     path = Path(config)
     if not path.is_file():
         raise FileNotFoundError(f"summary: config file {str(path)!r} does not exist")
-    with path.open() as handle:
+    with path.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle) or {}
     spec = data.get("model", {}).get("network") if isinstance(data.get("model"), dict) else None
     if not isinstance(spec, dict):

@@ -34,5 +34,5 @@ def small_manifest(tmp_path: Path) -> Path:
         "test": entries[3:],
     }
     path = tmp_path / "dataset.json"
-    path.write_text(json.dumps(manifest))
+    path.write_text(json.dumps(manifest), encoding="utf-8")
     return path

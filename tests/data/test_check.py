@@ -71,15 +71,15 @@ def test_empty_label_is_a_warning(small_manifest, capsys):
 
 
 def test_unknown_manifest_key(small_manifest, capsys):
-    data = json.loads(small_manifest.read_text())
+    data = json.loads(small_manifest.read_text(encoding="utf-8"))
     data["trainig"] = []
-    small_manifest.write_text(json.dumps(data))
+    small_manifest.write_text(json.dumps(data), encoding="utf-8")
     code, text = run_check(small_manifest, capsys)
     assert code == 1 and "dataset.json: unknown key 'trainig'" in text
 
 
 def test_json_syntax_error_is_a_hard_failure(tmp_path):
-    (tmp_path / "m.json").write_text('{\n "name": "x",\n "labels": {,\n}')
+    (tmp_path / "m.json").write_text('{\n "name": "x",\n "labels": {,\n}', encoding="utf-8")
     with pytest.raises(SystemExit, match=r"m.json: JSON syntax error at line 3"):
         main(["data", "check", str(tmp_path / "m.json")])
 
@@ -87,5 +87,5 @@ def test_json_syntax_error_is_a_hard_failure(tmp_path):
 @pytest.mark.slow
 def test_subprocess_exit_code(small_manifest):
     (small_manifest.parent / "s0_img.nii.gz").unlink()
-    run = subprocess.run([sys.executable, "-m", "medseg.cli", "data", "check", str(small_manifest)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "medseg.cli", "data", "check", str(small_manifest)], capture_output=True, text=True, encoding="utf-8")
     assert run.returncode == 1 and "s0_img.nii.gz: image of subject 's0': file not found" in run.stderr

@@ -16,16 +16,16 @@ def test_load_and_monai_compatible(small_manifest):
 
 def test_syntax_error_names_line(tmp_path):
     path = tmp_path / "m.json"
-    path.write_text('{"name": "x",\n "labels" {}}')
+    path.write_text('{"name": "x",\n "labels" {}}', encoding="utf-8")
     with pytest.raises(ManifestError, match=r"m.json: JSON syntax error at line 2"):
         load_manifest(path)
 
 
 def test_unknown_keys_reported_together(small_manifest):
-    data = json.loads(small_manifest.read_text())
+    data = json.loads(small_manifest.read_text(encoding="utf-8"))
     data["lables"] = {}
     data["training"][0]["mask"] = "x.nii.gz"
-    small_manifest.write_text(json.dumps(data))
+    small_manifest.write_text(json.dumps(data), encoding="utf-8")
     _, problems = parse_manifest(small_manifest)
     assert any("unknown key 'lables'" in p for p in problems)
     assert any("training[0]: unknown key(s) ['mask']" in p for p in problems)
@@ -34,20 +34,20 @@ def test_unknown_keys_reported_together(small_manifest):
 
 
 def test_bad_labels_and_label_map(small_manifest):
-    data = json.loads(small_manifest.read_text())
+    data = json.loads(small_manifest.read_text(encoding="utf-8"))
     data["labels"] = {"0": "background", "2": "gap"}
     data["label_map"] = {"x": 1}
-    small_manifest.write_text(json.dumps(data))
+    small_manifest.write_text(json.dumps(data), encoding="utf-8")
     _, problems = parse_manifest(small_manifest)
     assert any("without gaps" in p for p in problems)
     assert any("label_map entry 'x'" in p for p in problems)
 
 
 def test_root_from_environment(small_manifest, tmp_path, monkeypatch):
-    data = json.loads(small_manifest.read_text())
+    data = json.loads(small_manifest.read_text(encoding="utf-8"))
     data["root"] = "${MEDSEG_TEST_ROOT}"
     other = tmp_path / "elsewhere.json"
-    other.write_text(json.dumps(data))
+    other.write_text(json.dumps(data), encoding="utf-8")
     monkeypatch.delenv("MEDSEG_TEST_ROOT", raising=False)
     with pytest.raises(ManifestError, match="MEDSEG_TEST_ROOT"):
         load_manifest(other)

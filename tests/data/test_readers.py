@@ -52,7 +52,7 @@ def test_dicom_series_folder(tmp_path):
 def test_errors_name_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.nii.gz"):
         load_volume(tmp_path / "missing.nii.gz")
-    (tmp_path / "v.xyz").write_text("x")
+    (tmp_path / "v.xyz").write_text("x", encoding="utf-8")
     with pytest.raises(ValueError, match="v.xyz: unsupported"):
         load_volume(tmp_path / "v.xyz")
     write_volume(tmp_path / "t.nii.gz", np.ones((20, 20, 20), np.float32), AFFINE)

@@ -13,7 +13,7 @@ from medseg.data.readers import load_volume
 def test_synth_writes_valid_manifest(tmp_path):
     out = tmp_path / "synth"
     assert main(["synth", "--kind", "malc", "--out", str(out), "--subjects", "5", "--size", "16", "--seed", "2"]) == 0
-    manifest = json.loads((out / "dataset.json").read_text())
+    manifest = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert [len(manifest[k]) for k in ("training", "validation", "test")] == [3, 1, 1]
     assert manifest["labels"] == MALC.labels_json()
     assert check_manifest(out / "dataset.json", progress=False) == []
@@ -26,7 +26,7 @@ def test_synth_writes_valid_manifest(tmp_path):
 def test_synth_split_options_and_visceral(tmp_path):
     out = tmp_path / "v"
     main(["synth", "--kind", "visceral", "--out", str(out), "--subjects", "4", "--size", "16", "--validation", "0", "--test", "2"])
-    manifest = json.loads((out / "dataset.json").read_text())
+    manifest = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
     assert [len(manifest[k]) for k in ("training", "validation", "test")] == [2, 0, 2]
     assert manifest["modality"] == "CT" and manifest["label_map"]["58"] == 1
 

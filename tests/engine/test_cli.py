@@ -23,7 +23,7 @@ def _config(tmp_path, root, **extra):
         **extra,
     }
     path = tmp_path / f"{root.name}.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return str(path)
 
 

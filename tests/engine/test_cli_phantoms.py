@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 
 def medseg(*args, cwd):
-    result = subprocess.run([sys.executable, "-m", "medseg.cli", *args], cwd=cwd, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "medseg.cli", *args], cwd=cwd, capture_output=True, text=True, encoding="utf-8",
                             timeout=300, env={**__import__("os").environ, "WANDB_SILENT": "true"})
     assert result.returncode == 0, f"medseg {' '.join(args)} failed:\n{result.stderr[-3000:]}"
     return result
@@ -38,7 +38,7 @@ def run(tmp_path_factory):
                               "options": {"features": 4, "depth": 2, "kernel_size": 3}}},
         "data": {"manifest": str(tmp / "data" / "dataset.json"), "plane": "axial", "batch_size": 8},
     }
-    (tmp / "config.yaml").write_text(yaml.safe_dump(config))
+    (tmp / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     run_lightning_cli(["fit", "--config", str(tmp / "config.yaml")])
     return tmp
 
@@ -46,19 +46,19 @@ def run(tmp_path_factory):
 def test_ddp_two_processes_odd_subjects_equal_single_process_csv(run):
     results = run / "run" / "results"
     run_lightning_cli(["test", "--config", str(run / "config.yaml"), "--ckpt_path", "last"])
-    single = (results / "dice_per_structure.csv").read_text()
+    single = (results / "dice_per_structure.csv").read_text(encoding="utf-8")
     medseg("test", "--config", "config.yaml", "--ckpt_path", "last", "--trainer.strategy", "ddp",
            "--trainer.devices", "2", cwd=run)
-    ddp = (results / "dice_per_structure.csv").read_text()
+    ddp = (results / "dice_per_structure.csv").read_text(encoding="utf-8")
     assert ddp == single
     assert sorted({line.split(",")[0] for line in single.splitlines()[1:]}) == ["s002", "s003", "s004"]
-    assert json.loads((results / "summary.json").read_text())["num_subjects"] == 3
+    assert json.loads((results / "summary.json").read_text(encoding="utf-8"))["num_subjects"] == 3
     assert len(list((results / "previous").iterdir())) == 1  # the single-process results were kept
 
 
 def test_predict_keeps_shape_and_affine_of_a_non_canonical_input(run):
     data = run / "data"
-    manifest = json.loads((data / "dataset.json").read_text())
+    manifest = json.loads((data / "dataset.json").read_text(encoding="utf-8"))
     source = nib.load(data / manifest["test"][0]["image"])
     # LAS -> PIL-like: permute and flip the voxel axes, and change the affine so the anatomy is unchanged
     ornt = nib.orientations.axcodes2ornt(("P", "I", "L"))
@@ -66,7 +66,7 @@ def test_predict_keeps_shape_and_affine_of_a_non_canonical_input(run):
     odd = source.as_reoriented(transform)
     nib.save(odd, data / "odd.nii.gz")
     manifest["test"] = [{"id": "canonical", "image": manifest["test"][0]["image"]}, {"id": "odd", "image": "odd.nii.gz"}]
-    (data / "predict.json").write_text(json.dumps(manifest))
+    (data / "predict.json").write_text(json.dumps(manifest), encoding="utf-8")
     run_lightning_cli(["predict", "--config", str(run / "config.yaml"), "--ckpt_path", "last",
                        "--data.manifest", str(data / "predict.json")])
     out = nib.load(run / "run" / "predictions" / "odd.nii.gz")

@@ -38,9 +38,9 @@ def test_fit_then_test_writes_dice_equal_to_monai_on_slicewise_prediction(tmp_pa
     torch.testing.assert_close(model.criterion.class_weights, expected)
 
     trainer.test(model, datamodule=dm)
-    with open(tmp_path / "results" / "dice_per_structure.csv") as f:
+    with open(tmp_path / "results" / "dice_per_structure.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text(encoding="utf-8"))
     assert summary["num_subjects"] == 3 and summary["network"] == "unet" and summary["dataset"] == "tiny"
     model.eval()
     subject_means = []

@@ -22,8 +22,8 @@ def write_run(root: Path, name: str, network: str, attention, placement, means, 
     (run / "results").mkdir(parents=True)
     summary = {"network": network, "attention": attention, "placement": placement, "dataset": "toy",
                "params": params, "attention_params": attention_params, "num_subjects": len(means)}
-    (run / "results" / "summary.json").write_text(json.dumps(summary))
-    with (run / "results" / "dice_per_structure.csv").open("w", newline="") as f:
+    (run / "results" / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    with (run / "results" / "dice_per_structure.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["subject", "structure_id", "structure", "dice"])
         for i, (s, m) in enumerate(zip(SUBJECTS, means)):

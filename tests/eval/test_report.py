@@ -14,7 +14,7 @@ from tests.eval.test_stats import exact_signed_rank_p
 def reported(tmp_path):
     make_grid(tmp_path / "runs")
     assert report([str(tmp_path / "runs")], out=str(tmp_path / "out")) == 0
-    with (tmp_path / "out" / "summary.csv").open() as f:
+    with (tmp_path / "out" / "summary.csv").open(encoding="utf-8") as f:
         rows = {(r["network"], r["column"]): r for r in csv.DictReader(f)}
     return tmp_path / "out", rows
 
@@ -39,7 +39,7 @@ def test_summary_mean_std_delta_p_match_hand_computation(reported):
 
 def test_per_structure_table_matches_hand_computation(reported):
     out, _ = reported
-    with (out / "per_structure.csv").open() as f:
+    with (out / "per_structure.csv").open(encoding="utf-8") as f:
         rows = {(r["network"], r["column"], r["structure"]): r for r in csv.DictReader(f)}
     a = [m + 0.1 for m in NONE_MEANS[:-1]] + [NONE_MEANS[-1]]
     b = [m - 0.1 for m in NONE_MEANS[:-1]]
@@ -51,10 +51,10 @@ def test_per_structure_table_matches_hand_computation(reported):
 
 def test_markdown_latex_and_figures_are_written(reported):
     out, _ = reported
-    md = (out / "report.md").read_text()
+    md = (out / "report.md").read_text(encoding="utf-8")
     expected = f"{statistics.fmean(SCSE_MEANS):.3f} ± {statistics.stdev(SCSE_MEANS):.3f}"
     assert expected in md and "| network | none | scse@all | scse@encoder |" in md
-    tex = (out / "report.tex").read_text()
+    tex = (out / "report.tex").read_text(encoding="utf-8")
     assert r"\begin{tabular}" in tex and expected.replace("±", r"$\pm$") in tex
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["boxplot_toy_sdnet.png", "boxplot_toy_unet.png", "placement_toy_unet_scse.png"]
@@ -72,7 +72,7 @@ def test_labels():
 def test_missing_column_names_file_and_column(tmp_path):
     run = write_run(tmp_path, "r", "unet", "none", "all", NONE_MEANS)
     path = run / "results" / "dice_per_structure.csv"
-    path.write_text(path.read_text().replace("dice", "dsc", 1))
+    path.write_text(path.read_text(encoding="utf-8").replace("dice", "dsc", 1))
     with pytest.raises(ValueError, match=r"dice_per_structure\.csv lacks column\(s\) \['dice'\]"):
         load_run(run)
 
@@ -81,6 +81,6 @@ def test_no_runs_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no run folder"):
         report([str(tmp_path)], out=str(tmp_path / "out"))
     (tmp_path / "half" / "results").mkdir(parents=True)
-    (tmp_path / "half" / "results" / "summary.json").write_text("{}")
+    (tmp_path / "half" / "results" / "summary.json").write_text("{}", encoding="utf-8")
     with pytest.raises(FileNotFoundError, match="dice_per_structure.csv not found"):
         load_run(tmp_path / "half")

@@ -31,12 +31,12 @@ def test_csv_rows_sorted_nan_empty_and_previous_results_backed_up(tmp_path):
     assert list(table[0]) == ["subject", "structure_id", "structure", "dice", "hd95", "asd"]
     assert [r["subject"] for r in table] == ["s1"] * 3 + ["s2"] * 3
     assert table[2]["dice"] == "" and float(table[3]["dice"]) == 0.5
-    first = json.loads((tmp_path / "summary.json").read_text())
+    first = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     with pytest.warns(UserWarning, match="previous"):
         write_results(tmp_path, rows[:3], summarise({"s1": per["s1"]}, NAMES))
     backups = list((tmp_path / "previous").iterdir())
-    assert len(backups) == 1 and json.loads((backups[0] / "summary.json").read_text()) == first
-    assert json.loads((tmp_path / "summary.json").read_text())["num_subjects"] == 1
+    assert len(backups) == 1 and json.loads((backups[0] / "summary.json").read_text(encoding="utf-8")) == first
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["num_subjects"] == 1
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 

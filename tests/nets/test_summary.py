@@ -8,7 +8,7 @@ from .conftest import quicknat_params, scse_params
 
 
 def write_config(path, network):
-    path.write_text(yaml.safe_dump({"model": {"network": network}, "trainer": {"max_epochs": 1}}))
+    path.write_text(yaml.safe_dump({"model": {"network": network}, "trainer": {"max_epochs": 1}}), encoding="utf-8")
     return str(path)
 
 
@@ -36,7 +36,7 @@ def test_summary_cli_with_a_spec(capsys):
 
 def test_bad_config_names_the_file_and_key(tmp_path):
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({"model": {"net": {"name": "unet"}}}))
+    path.write_text(yaml.safe_dump({"model": {"net": {"name": "unet"}}}), encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad.yaml.*'model.network'"):
         read_network_spec(path)
     with pytest.raises(FileNotFoundError, match="missing.yaml"):

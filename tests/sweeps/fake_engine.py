@@ -17,23 +17,23 @@ import yaml
 
 def main(argv: list[str]) -> int:
     stage, args = argv[0], dict(zip(argv[1::2], argv[2::2]))
-    config = yaml.safe_load(Path(args["--config"]).read_text())
+    config = yaml.safe_load(Path(args["--config"]).read_text(encoding="utf-8"))
     root = Path(config["trainer"]["default_root_dir"])
-    with (root / "calls.log").open("a") as f:
+    with (root / "calls.log").open("a", encoding="utf-8") as f:
         f.write(" ".join(argv) + "\n")
     if stage == "fit":
-        start = json.loads(Path(args["--ckpt_path"]).read_text())["epoch"] + 1 if "--ckpt_path" in args else 0
+        start = json.loads(Path(args["--ckpt_path"]).read_text(encoding="utf-8"))["epoch"] + 1 if "--ckpt_path" in args else 0
         (root / "checkpoints").mkdir(exist_ok=True)
         for epoch in range(start, config["trainer"]["max_epochs"]):
-            (root / "checkpoints" / "last.ckpt").write_text(json.dumps({"epoch": epoch}))
+            (root / "checkpoints" / "last.ckpt").write_text(json.dumps({"epoch": epoch}), encoding="utf-8")
             if epoch == 0 and os.environ.get("FAKE_HANG", "\0") in str(root):
                 time.sleep(60)
             if epoch == 0 and os.environ.get("FAKE_FAIL", "\0") in str(root):
                 sys.exit(1)
     else:
-        assert json.loads(Path(args["--ckpt_path"]).read_text())["epoch"] == config["trainer"]["max_epochs"] - 1
+        assert json.loads(Path(args["--ckpt_path"]).read_text(encoding="utf-8"))["epoch"] == config["trainer"]["max_epochs"] - 1
         (root / "results").mkdir(exist_ok=True)
-        (root / "results" / "dice_per_structure.csv").write_text("subject,structure_id,structure,dice\ns1,1,A,0.5\n")
+        (root / "results" / "dice_per_structure.csv").write_text("subject,structure_id,structure,dice\ns1,1,A,0.5\n", encoding="utf-8")
         net = config["model"]["network"]
         (root / "results" / "summary.json").write_text(json.dumps(
             {"network": net["name"], "attention": net["attention"], "placement": net.get("placement", "all"),

@@ -23,13 +23,13 @@ def write_grid(tmp_path, **extra) -> Path:
     grid = {"base": "base.yaml", "root": str(tmp_path / "runs"), "command": FAKE,
             "grid": {"model.network.attention": ["none", "cse", "scse"]}, **extra}
     path = tmp_path / "grid.yaml"
-    path.write_text(yaml.safe_dump(grid, sort_keys=False))
+    path.write_text(yaml.safe_dump(grid, sort_keys=False), encoding="utf-8")
     return path
 
 
 def calls(run_dir: Path) -> list[str]:
     log = run_dir / "calls.log"
-    return log.read_text().splitlines() if log.exists() else []
+    return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
 
 
 def test_placement_generators():
@@ -82,7 +82,7 @@ def test_bad_grid_errors_name_the_key(tmp_path):
     runs = expand(load_grid(write_grid(tmp_path, folds={"values": [0, 1]}, seeds=[3])))
     assert len(runs) == 3 * 2 and runs[1].config["data"]["fold"] == 1 and runs[1].config["seed_everything"] == 3
     assert "-fold1-seed3-" in runs[1].name
-    path.write_text(yaml.safe_dump({"base": "base.yaml", "root": "r", "grids": {}}))
+    path.write_text(yaml.safe_dump({"base": "base.yaml", "root": "r", "grids": {}}), encoding="utf-8")
     with pytest.raises(ValueError, match=r"unknown key\(s\) \['grids'\]"):
         load_grid(path)
 
@@ -95,10 +95,10 @@ def test_print_commands_and_slurm(tmp_path, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and all(line.startswith("torchrun --nproc_per_node=4 -m medseg.cli fit --config ") for line in lines)
     cfg = lines[0].split()[6]
-    assert yaml.safe_load(Path(cfg).read_text())["trainer"]["default_root_dir"] == str(Path(cfg).parent)
+    assert yaml.safe_load(Path(cfg).read_text(encoding="utf-8"))["trainer"]["default_root_dir"] == str(Path(cfg).parent)
     assert sweep(str(path), slurm=str(tmp_path / "job.sbatch")) == 0
-    script = (tmp_path / "job.sbatch").read_text()
-    assert "#SBATCH --array=1-3" in script and len((tmp_path / "job.commands").read_text().splitlines()) == 3
+    script = (tmp_path / "job.sbatch").read_text(encoding="utf-8")
+    assert "#SBATCH --array=1-3" in script and len((tmp_path / "job.commands").read_text(encoding="utf-8").splitlines()) == 3
 
 
 def test_failed_run_resumes_from_last_ckpt_and_skips_done_runs(tmp_path, monkeypatch):
