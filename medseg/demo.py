@@ -37,7 +37,7 @@ def demo(
     out: str = "runs/demo",
     subjects: int = 14,
     size: int = 64,
-    epochs: int = 6,
+    epochs: int | None = None,
     seed: int = 0,
     config: str | None = None,
 ) -> int:
@@ -47,7 +47,7 @@ def demo(
         out: folder for phantoms, checkpoints and results.
         subjects: phantoms to generate (a quarter held out for test, an eighth for validation).
         size: phantom edge length in voxels.
-        epochs: training epochs.
+        epochs: training epochs (default: the config's ``trainer.max_epochs``).
         seed: seed for the phantoms and for training.
         config: experiment YAML (default ``experiments/demo.yaml``).
     """
@@ -67,8 +67,8 @@ def demo(
         "--config", str(config_path), "--data.manifest", str(manifest), "--trainer.default_root_dir", str(run_dir),
         "--seed_everything", str(seed),
     ]
-    print(f"[medseg demo] training QuickNAT + scSE for {epochs} epochs on {manifest}")
-    run_lightning_cli(["fit", *overrides, "--trainer.max_epochs", str(epochs)])
+    print(f"[medseg demo] training QuickNAT + scSE on {manifest} ({config_path.name})")
+    run_lightning_cli(["fit", *overrides, *(["--trainer.max_epochs", str(epochs)] if epochs else [])])
     print("[medseg demo] testing on the held-out subjects")
     run_lightning_cli(["test", *overrides, "--ckpt_path", "last"])
 
