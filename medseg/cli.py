@@ -7,7 +7,10 @@ plain functions whose signatures jsonargparse turns into options, so there is no
 from __future__ import annotations
 
 import importlib
+import inspect
+import json
 import sys
+import typing
 
 LIGHTNING_SUBCOMMANDS = ("fit", "validate", "test", "predict")
 
@@ -25,6 +28,21 @@ TOOLS: dict[str, str | dict[str, str]] = {
 def _load(target: str):
     module, _, name = target.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def _pack_list_positional(function, args: list[str]) -> list[str]:
+    """``medseg report a b --out X``: jsonargparse reads a list positional only as one ``"[a, b]"``
+    argument, so leading words before the first option are packed into that form."""
+    first = next(iter(inspect.signature(function).parameters.values()), None)
+    hints = typing.get_type_hints(function) if first is not None else {}
+    annotation = hints.get(first.name) if first is not None else None
+    takes_list = annotation is list or typing.get_origin(annotation) is list or any(
+        a is list or typing.get_origin(a) is list for a in typing.get_args(annotation)
+    )
+    end = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
+    if not takes_list or end < 2:
+        return args
+    return [json.dumps(args[:end]), *args[end:]]
 
 
 def _usage() -> str:
@@ -55,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         functions = {name: _load(t) for name, t in target.items()}
         result = CLI(functions, args=rest, prog=f"medseg {command}", as_positional=True)
     else:
-        result = CLI(_load(target), args=rest, prog=f"medseg {command}", as_positional=True)
+        function = _load(target)
+        result = CLI(function, args=_pack_list_positional(function, rest), prog=f"medseg {command}", as_positional=True)
     return int(result) if isinstance(result, int) else 0
 
 
