@@ -37,7 +37,6 @@ import fnmatch
 import hashlib
 import itertools
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -50,7 +49,7 @@ from typing import Any
 import yaml
 from tqdm import tqdm
 
-from medseg.eval.report import write_atomic
+from medseg.atomic import atomic_write
 
 GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm"}
 GENERATORS = ("one_at_a_time", "leave_one_out", "cumulative")
@@ -251,7 +250,7 @@ def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool = F
         if code != 0:
             return code
         if stage == "fit":
-            write_atomic(run.dir / FIT_DONE, "")
+            atomic_write(run.dir / FIT_DONE, "")
     if not run.done:
         raise RuntimeError(f"sweep: run {run.name}: test finished but {run.dir}/results/summary.json is missing")
     return 0
@@ -302,14 +301,14 @@ def sweep(
         return 0
     for r in pending:
         r.dir.mkdir(parents=True, exist_ok=True)
-        write_atomic(r.config_path, yaml.safe_dump(r.config, sort_keys=False))
+        atomic_write(r.config_path, yaml.safe_dump(r.config, sort_keys=False))
     if print_commands or slurm:
         lines = [" && ".join(shlex.join(c) for c in _commands(r, shown, checkpoint)) for r in pending]
         if slurm:
             root_dir = Path(root or spec["root"])
             commands_file = Path(slurm).with_suffix(".commands")
-            write_atomic(commands_file, "\n".join(lines) + "\n")
-            write_atomic(slurm, _slurm_script(spec, commands_file.resolve(), len(lines), root_dir.resolve()))
+            atomic_write(commands_file, "\n".join(lines) + "\n")
+            atomic_write(slurm, _slurm_script(spec, commands_file.resolve(), len(lines), root_dir.resolve()))
             print(f"sweep: wrote {slurm} (sbatch array of {len(lines)} runs; commands in {commands_file})")
         if print_commands:
             print("\n".join(lines))

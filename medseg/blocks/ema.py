@@ -18,7 +18,6 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .base import BATCHNORM, CONV, AttentionBlock
 from .registry import register_attention

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medseg.atomic import atomic_write
+
 SPLITS = ("training", "validation", "test")
 TOP_KEYS = {
     "name", "description", "reference", "licence", "license", "release", "tensorImageSize",
@@ -198,8 +200,4 @@ def load_manifest(path: str | os.PathLike, root: str | os.PathLike | None = None
 
 def write_manifest(path: str | os.PathLike, manifest: dict[str, Any]) -> None:
     """Write a manifest atomically (temp file then ``os.replace``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(manifest, indent=1) + "\n")

@@ -14,14 +14,13 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from medseg.atomic import atomic_write
 from medseg.eval import plots
 from medseg.eval.stats import mean_std, paired, wilcoxon_p
 
@@ -31,23 +30,6 @@ BLOCK_DEFAULTS = {"reduction": 2, "aggregation": "add", "bias": True}
 # table order: the scSE paper's (Table 1) for networks and variants; others follow alphabetically
 NETWORK_ORDER = ("unet", "sdnet", "fcdensenet", "quicknat")
 VARIANT_ORDER = ("none", "se", "cse", "sse", "scse")
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; results are shared files
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def variant_label(attention: str | dict | None) -> str:
@@ -357,14 +339,14 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str = "none
     md += [f"\n## {cap}\n\n" + _markdown(h, b) for cap, h, b in tables]
     figures = list(_figures(cells, baseline))
     md.append("\n## Figures\n\n" + "".join(f"![{name}]({name})\n" for name, _ in figures))
-    write_atomic(out_dir / "report.md", "".join(md))
-    write_atomic(out_dir / "report.tex", "% requires \\usepackage{booktabs}\n" + "\n".join(_latex(h, b, c) for c, h, b in tables))
-    write_atomic(out_dir / "summary.csv", _csv(rows))
-    write_atomic(out_dir / "per_structure.csv", _csv(srows))
+    atomic_write(out_dir / "report.md", "".join(md))
+    atomic_write(out_dir / "report.tex", "% requires \\usepackage{booktabs}\n" + "\n".join(_latex(h, b, c) for c, h, b in tables))
+    atomic_write(out_dir / "summary.csv", _csv(rows))
+    atomic_write(out_dir / "per_structure.csv", _csv(srows))
     for name, fig in figures:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=120)
         plots.plt.close(fig)
-        write_atomic(out_dir / name, buf.getvalue())
+        atomic_write(out_dir / name, buf.getvalue())
     print(f"report: {len(runs)} runs → {out_dir}/report.md ({len(figures)} figures)")
     return 0

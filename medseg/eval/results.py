@@ -17,7 +17,6 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -25,25 +24,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from medseg.atomic import atomic_write
 from medseg.eval.metrics import mean_foreground
 
 CSV_NAME = "dice_per_structure.csv"
 SUMMARY_NAME = "summary.json"
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to a temp file beside ``path`` and ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _number(x: float) -> float | None:
@@ -121,6 +106,6 @@ def write_results(results_dir: str | os.PathLike, rows: list[dict[str, Any]], su
     """Write the CSV and summary atomically, backing up any previous results first."""
     results_dir = Path(results_dir)
     backup_previous(results_dir)
-    csv_path = atomic_write_text(results_dir / CSV_NAME, _csv_text(rows))
-    summary_path = atomic_write_text(results_dir / SUMMARY_NAME, json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    csv_path = atomic_write(results_dir / CSV_NAME, _csv_text(rows))
+    summary_path = atomic_write(results_dir / SUMMARY_NAME, json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return csv_path, summary_path

@@ -1,7 +1,6 @@
 """``none`` is exactly the identity."""
 
 import pytest
-import torch
 
 from medseg.blocks import build_attention
 
