@@ -9,13 +9,14 @@ Skips keep their exact size, so any input of at least ``min_input_size`` (2**K) 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
 
 from medseg.blocks.attention_gate import AttentionGate
 
+from .layers import MaxPoolDown, MaxUnpoolUp, conv
 from .placement import AttentionSpec, PlacementSpec, resolve_placement, site_names
 from .sites import build_site
 
@@ -45,6 +46,32 @@ class EncoderDecoder(nn.Module):
         self.gates: nn.ModuleList | None = None
         self.sites = nn.ModuleDict()
         self.head: nn.Module = nn.Identity()
+
+    def build_uniform(
+        self,
+        block: Callable[[int, int], nn.Module],
+        bottleneck: Callable[[], nn.Module],
+        features: int,
+        attention: AttentionSpec,
+        placement: PlacementSpec,
+        skip_gate: bool,
+        up: Callable[[], nn.Module] | None = None,
+    ) -> None:
+        """Fill a network that is ``features`` wide at every level (U-Net, SD-Net, QuickNAT):
+        encoder ``block(in, f)`` + 2x max-pool; decoder ``up`` (default max-unpool with the pooling
+        indices) -> cat skip -> ``block(2f, f)``; ``bottleneck()``; 1x1 classifier; attention at
+        every site; optional attention gates on the skips."""
+        f, d = features, self.spatial_dims
+        for level in range(self.depth):
+            self.encoders.append(block(self.in_channels if level == 0 else f, f))
+            self.downs.append(MaxPoolDown(d, keep_indices=up is None))
+            self.ups.append(MaxUnpoolUp(d) if up is None else up())
+            self.decoders.append(block(2 * f, f))
+        self.bottleneck = bottleneck()  # built after the levels: the seeded initialisation order is kept
+        self.head = conv(d, f, self.num_classes, 1)
+        self.place_attention([f] * (2 * self.depth + 2), attention, placement)
+        if skip_gate:
+            self.gate_skips([f] * self.depth, [f] * self.depth)
 
     def place_attention(
         self,

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .base import EncoderDecoder
-from .layers import BATCHNORM, MaxPoolDown, MaxUnpoolUp, check_kernel_size, conv
+from .layers import BATCHNORM, check_kernel_size, conv
 from .placement import AttentionSpec, PlacementSpec
 
 
@@ -52,13 +52,6 @@ class QuickNAT(EncoderDecoder):
         super().__init__(in_channels, num_classes, spatial_dims, depth)
         k = check_kernel_size("QuickNAT", kernel_size)
         f, d = features, spatial_dims
-        for level in range(depth):
-            self.encoders.append(QuickNATDenseBlock(d, in_channels if level == 0 else f, f, k))
-            self.downs.append(MaxPoolDown(d))
-            self.ups.append(MaxUnpoolUp(d))
-            self.decoders.append(QuickNATDenseBlock(d, 2 * f, f, k))
-        self.bottleneck = nn.Sequential(conv(d, f, f, k), BATCHNORM[d](f))
-        self.head = conv(d, f, num_classes, 1)
-        self.place_attention([f] * (2 * depth + 2), attention, placement)
-        if skip_gate:
-            self.gate_skips([f] * depth, [f] * depth)
+        block = lambda i, o: QuickNATDenseBlock(d, i, o, k)  # noqa: E731
+        bottleneck = lambda: nn.Sequential(conv(d, f, f, k), BATCHNORM[d](f))  # noqa: E731
+        self.build_uniform(block, bottleneck, f, attention, placement, skip_gate)

@@ -8,7 +8,7 @@ Paper setting: ``features=64``, 7x7 kernels, K = 3.
 from __future__ import annotations
 
 from .base import EncoderDecoder
-from .layers import ConvNormAct, MaxPoolDown, MaxUnpoolUp, check_kernel_size, conv
+from .layers import ConvNormAct, check_kernel_size
 from .placement import AttentionSpec, PlacementSpec
 
 
@@ -28,13 +28,5 @@ class SDNet(EncoderDecoder):
         super().__init__(in_channels, num_classes, spatial_dims, depth)
         k = check_kernel_size("SDNet", kernel_size)
         f, d = features, spatial_dims
-        for level in range(depth):
-            self.encoders.append(ConvNormAct(d, in_channels if level == 0 else f, f, k))
-            self.downs.append(MaxPoolDown(d))
-            self.ups.append(MaxUnpoolUp(d))
-            self.decoders.append(ConvNormAct(d, 2 * f, f, k))
-        self.bottleneck = ConvNormAct(d, f, f, k)
-        self.head = conv(d, f, num_classes, 1)
-        self.place_attention([f] * (2 * depth + 2), attention, placement)
-        if skip_gate:
-            self.gate_skips([f] * depth, [f] * depth)
+        block = lambda i, o: ConvNormAct(d, i, o, k)  # noqa: E731
+        self.build_uniform(block, lambda: block(f, f), f, attention, placement, skip_gate)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from torch import nn
 
 from .base import EncoderDecoder
-from .layers import ConvNormAct, MaxPoolDown, MaxUnpoolUp, TransposedUp, check_kernel_size, conv
+from .layers import ConvNormAct, TransposedUp, check_kernel_size
 from .placement import AttentionSpec, PlacementSpec
 
 UPSAMPLE = ("unpool", "transpose")
@@ -44,14 +44,6 @@ class UNet(EncoderDecoder):
         if upsample not in UPSAMPLE:
             raise ValueError(f"UNet: upsample must be one of {', '.join(UPSAMPLE)}, got {upsample!r}")
         f, d = features, spatial_dims
-        unpool = upsample == "unpool"
-        for level in range(depth):
-            self.encoders.append(UNetBlock(d, in_channels if level == 0 else f, f, k))
-            self.downs.append(MaxPoolDown(d, keep_indices=unpool))
-            self.ups.append(MaxUnpoolUp(d) if unpool else TransposedUp(d, f, f, 2))
-            self.decoders.append(UNetBlock(d, 2 * f, f, k))
-        self.bottleneck = UNetBlock(d, f, f, k)
-        self.head = conv(d, f, num_classes, 1)
-        self.place_attention([f] * (2 * depth + 2), attention, placement)
-        if skip_gate:
-            self.gate_skips([f] * depth, [f] * depth)
+        up = None if upsample == "unpool" else (lambda: TransposedUp(d, f, f, 2))
+        block = lambda i, o: UNetBlock(d, i, o, k)  # noqa: E731
+        self.build_uniform(block, lambda: block(f, f), f, attention, placement, skip_gate, up)
