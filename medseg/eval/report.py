@@ -296,7 +296,8 @@ def _figures(cells: dict, baseline: str):
         by_net[(dataset, network)].append(cell)
     for (dataset, network), group in by_net.items():
         structures = list(dict.fromkeys(s for c in group for s in c.structures))
-        dice = {c.column: {s: list(c.structure_dice(s).values()) for s in structures} for c in group}
+        dice = {c.column: {s: list(c.structure_dice(s).values()) for s in structures}
+                for c in sorted(group, key=lambda c: _column_order(c.column))}  # none, cse, sse, scse, ...
         yield f"boxplot_{safe(dataset)}_{safe(network)}.png", plots.structure_boxplot(
             dice, structures, title=f"{dataset} / {network}: Dice per structure")
         base = next((c for c in group if c.variant == baseline), None)

@@ -84,3 +84,14 @@ def test_no_runs_is_a_clear_error(tmp_path):
     (tmp_path / "half" / "results" / "summary.json").write_text("{}", encoding="utf-8")
     with pytest.raises(FileNotFoundError, match="dice_per_structure.csv not found"):
         load_run(tmp_path / "half")
+
+
+def test_box_plot_legend_follows_the_paper_order(tmp_path):
+    from medseg.eval.report import _figures, find_runs, group_cells
+
+    for variant in ("scse", "sse", "none", "cse"):  # written out of order on purpose
+        write_run(tmp_path, f"unet-{variant}", "unet", variant, "all", NONE_MEANS)
+    cells = group_cells([load_run(p) for p in find_runs([str(tmp_path)])])
+    name, figure = next(_figures(cells, "none"))
+    labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert name == "boxplot_toy_unet.png" and labels == ["none", "cse", "sse", "scse"]
