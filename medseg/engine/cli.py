@@ -109,10 +109,13 @@ def run_lightning_cli(args: list[str], datamodule_class: Optional[type[Lightning
     if datamodule_class is None:
         from medseg.data import SegmentationDataModule as datamodule_class
     os.environ.setdefault("WANDB_SILENT", "true")
-    return MedsegCLI(
-        SegmentationModule,
-        datamodule_class,
-        args=args,
-        save_config_callback=RunFolderConfig,
-        seed_everything_default=42,
-    )
+    with warnings.catch_warnings():
+        # `medseg fit ...` hands LightningCLI its own argv as ``args``; Lightning warns when sys.argv is set too
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+        return MedsegCLI(
+            SegmentationModule,
+            datamodule_class,
+            args=args,
+            save_config_callback=RunFolderConfig,
+            seed_everything_default=42,
+        )
