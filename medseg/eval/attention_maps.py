@@ -8,6 +8,7 @@ q ∈ (0, 1)^{H×W} of the first batch item (whichever the block has). ``attenti
 
 from __future__ import annotations
 
+import io
 from collections import OrderedDict
 from pathlib import Path
 
@@ -135,3 +136,25 @@ def run_attention_figure(run_dir: str | Path, subject: int = 0, slice_index: int
     maps = collect_attention(net, image.select(axis + 1, index)[None].float())
     return attention_figure(image[0].select(axis, index), maps, label.select(axis, index),
                             title=f"{run_dir.name}: {data['plane']} slice {index} of test subject {subject}")
+
+
+def maps(run_dir: str, out: str | None = None, subject: int = 0, slice_index: int | None = None,
+         checkpoint: str = "last.ckpt") -> int:
+    """``medseg maps RUN_DIR``: save the per-site attention-map figure of a trained 2D run.
+
+    Args:
+        run_dir: run folder D (needs D/config.yaml and D/checkpoints/<checkpoint>).
+        out: PNG path (default D/results/attention_maps.png).
+        subject: index of the test subject.
+        slice_index: slice along the run's plane (default: the middle one).
+        checkpoint: checkpoint file name in D/checkpoints.
+    """
+    from medseg.atomic import atomic_write
+
+    figure = run_attention_figure(run_dir, subject, slice_index, checkpoint)
+    path = Path(out) if out else Path(run_dir) / "results" / "attention_maps.png"
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    atomic_write(path, buffer.getvalue())
+    print(f"attention maps: {path}")
+    return 0

@@ -76,3 +76,13 @@ def test_predict_keeps_shape_and_affine_of_a_non_canonical_input(run):
     canonical = nib.load(run / "run" / "predictions" / "canonical.nii.gz")
     back = canonical.as_reoriented(transform)  # the same anatomy predicted from either orientation
     np.testing.assert_array_equal(np.asarray(out.dataobj), np.asarray(back.dataobj))
+
+
+def test_maps_subcommand_writes_the_attention_figure(run, tmp_path):
+    from medseg.cli import main
+
+    out = tmp_path / "maps.png"
+    assert main(["maps", str(run / "run"), "--out", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(FileNotFoundError, match="checkpoints/nope.ckpt not found"):
+        main(["maps", str(run / "run"), "--checkpoint", "nope.ckpt"])
