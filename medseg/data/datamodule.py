@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import lightning as L
@@ -169,7 +170,16 @@ class SegmentationDataModule(L.LightningDataModule):
             dataset = PatchDataset(volumes, self.hparams.patch_size, self.hparams.samples_per_volume, self.augmentation)
         return self._loader(dataset, self.hparams.batch_size, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
+        """Whole validation subjects; during fit an empty split (e.g. MALC's 15/15 protocol) skips
+        validation with a warning instead of failing (``medseg validate`` still needs subjects)."""
+        fitting = self.trainer is not None and self.trainer.state.fn == "fit"
+        if fitting and not self.splits["validation"]:
+            warnings.warn(
+                f"{self.manifest.path}: no validation subjects, so fit runs without validation "
+                "(set data.fold to hold out a fold of the training subjects)", stacklevel=2
+            )
+            return []
         return self._loader(SubjectDataset(self.volumes("validation")), 1, shuffle=False)
 
     def test_dataloader(self) -> DataLoader:

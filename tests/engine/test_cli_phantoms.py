@@ -86,3 +86,20 @@ def test_maps_subcommand_writes_the_attention_figure(run, tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(FileNotFoundError, match="checkpoints/nope.ckpt not found"):
         main(["maps", str(run / "run"), "--checkpoint", "nope.ckpt"])
+
+
+def test_fit_without_validation_subjects_warns_and_checkpoints(tmp_path):
+    """MALC's QuickNAT protocol has no validation split: fit must run (and checkpoint) without one."""
+    synth("malc", str(tmp_path / "data"), subjects=3, size=16, validation=0, test=1)
+    config = {
+        "trainer": {"default_root_dir": str(tmp_path / "run"), "max_epochs": 1, "accelerator": "cpu",
+                    "limit_train_batches": 1, "enable_progress_bar": False, "enable_model_summary": False},
+        "model": {"network": {"name": "unet", "options": {"features": 4, "depth": 2, "kernel_size": 3}}},
+        "data": {"manifest": str(tmp_path / "data" / "dataset.json"), "plane": "axial", "batch_size": 4},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.warns(UserWarning, match="no validation subjects"):
+        run_lightning_cli(["fit", "--config", str(tmp_path / "config.yaml")])
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
+    with pytest.raises(ValueError, match="split 'validation' has no subjects"):
+        run_lightning_cli(["validate", "--config", str(tmp_path / "config.yaml"), "--ckpt_path", "last"])
