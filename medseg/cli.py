@@ -34,12 +34,9 @@ def _load(target: str):
 def _pack_list_positional(function, args: list[str]) -> list[str]:
     """``medseg report a b --out X``: jsonargparse reads a list positional only as one ``"[a, b]"``
     argument, so leading words before the first option are packed into that form."""
-    first = next(iter(inspect.signature(function).parameters.values()), None)
-    hints = typing.get_type_hints(function) if first is not None else {}
-    annotation = hints.get(first.name) if first is not None else None
-    takes_list = annotation is list or typing.get_origin(annotation) is list or any(
-        a is list or typing.get_origin(a) is list for a in typing.get_args(annotation)
-    )
+    params = list(inspect.signature(function).parameters)
+    annotation = typing.get_type_hints(function).get(params[0]) if params else None
+    takes_list = any(a is list or typing.get_origin(a) is list for a in (annotation, *typing.get_args(annotation)))
     end = next((i for i, a in enumerate(args) if a.startswith("-")), len(args))
     if not takes_list or end < 2:
         return args
