@@ -7,6 +7,7 @@ table and writes a box plot beside the results.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -51,6 +52,7 @@ def demo(
         seed: seed for the phantoms and for training.
         config: experiment YAML (default ``experiments/demo.yaml``).
     """
+    from medseg.atomic import atomic_write
     from medseg.data.synth import synth
     from medseg.engine.cli import run_lightning_cli
     from medseg.eval.plots import structure_boxplot
@@ -61,8 +63,14 @@ def demo(
     out_dir, start = Path(out), time.perf_counter()
     data_dir, run_dir = out_dir / "data", out_dir / "run"
     manifest = data_dir / "dataset.json"
-    if not manifest.is_file():
+    if manifest.is_file():
+        print(f"[medseg demo] reusing the phantoms in {data_dir} (delete it to make new ones)")
+    else:
         synth(kind="malc", out=str(data_dir), subjects=subjects, size=size, seed=seed)
+    if run_dir.exists():  # never overwrite an earlier run's checkpoints and results
+        previous = out_dir / f"run-{time.strftime('%Y%m%d-%H%M%S', time.localtime(run_dir.stat().st_mtime))}"
+        run_dir.rename(previous)
+        print(f"[medseg demo] kept the previous run in {previous}")
     overrides = [
         "--config", str(config_path), "--data.manifest", str(manifest), "--trainer.default_root_dir", str(run_dir),
         "--seed_everything", str(seed),
@@ -76,7 +84,9 @@ def demo(
     text, per_structure, mean_dice = _table(results_dir)
     figure = structure_boxplot({"QuickNAT + scSE": per_structure}, list(per_structure), title="medseg demo: held-out Dice")
     plot_path = results_dir / "dice_per_structure.png"
-    figure.savefig(plot_path, dpi=120)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=120)
+    atomic_write(plot_path, buffer.getvalue())
     print("\n" + text)
     print(f"\n[medseg demo] done in {time.perf_counter() - start:.0f} s; mean foreground Dice {mean_dice:.3f}")
     for label, path in (("table", results_dir / "dice_per_structure.csv"), ("summary", results_dir / "summary.json"),

@@ -1,0 +1,32 @@
+"""``medseg demo`` end to end at toy size: table, results files, plot, and no lost earlier run."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from medseg.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_twice_prints_table_writes_results_and_keeps_previous_run(tmp_path, capsys):
+    args = ["demo", "--out", str(tmp_path), "--subjects", "4", "--size", "16", "--epochs", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    results = tmp_path / "run" / "results"
+    with open(results / "dice_per_structure.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    summary = json.loads((results / "summary.json").read_text(encoding="utf-8"))
+    subject_means = [np.nanmean([float(r["dice"]) for r in rows if r["subject"] == s and r["dice"]])
+                     for s in sorted({r["subject"] for r in rows})]
+    assert summary["mean_dice"] == pytest.approx(np.mean(subject_means))
+    assert f"mean foreground Dice {summary['mean_dice']:.3f}" in out and "Left-Hippocampus" in out
+    assert (results / "dice_per_structure.png").read_bytes()[:4] == b"\x89PNG"
+
+    assert main(args) == 0
+    assert "reusing the phantoms" in capsys.readouterr().out
+    kept = [p for p in tmp_path.glob("run-*") if (p / "results" / "summary.json").is_file()]
+    assert len(kept) == 1 and (kept[0] / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "run" / "results" / "summary.json").is_file()
