@@ -28,7 +28,7 @@ from medseg.engine.inference import predict_volume
 from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
 from medseg.eval.metrics import dice_per_structure, surface_distances
 from medseg.eval.results import result_rows, summarise, write_results
-from medseg.nets import build_network
+from medseg.nets import attention_parameters, build_network, count_parameters
 
 
 def _coerce(value: Any, cls: type) -> Any:
@@ -180,14 +180,13 @@ class SegmentationModule(pl.LightningModule):
 
     def run_description(self) -> dict[str, Any]:
         """Summary fields that identify the run: sizes, network, dataset and a hash of the configuration."""
-        sites = getattr(self.net, "attention_sites", {})
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         config = {"model": dict(self.hparams), "data": dict(getattr(datamodule, "hparams", {}) or {})}
         text = json.dumps(config, sort_keys=True, default=str)
         nc = self.network_config
         return {
-            "params": sum(p.numel() for p in self.net.parameters()),
-            "attention_params": sum(p.numel() for m in sites.values() for p in m.parameters()),
+            "params": count_parameters(self.net),
+            "attention_params": attention_parameters(self.net),
             "config_hash": hashlib.sha256(text.encode()).hexdigest()[:16],
             "network": nc.name,
             "attention": nc.attention,
