@@ -17,14 +17,13 @@ import numpy as np
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "demo.yaml"
 
 
-def _table(results_dir: Path) -> tuple[str, dict[str, list[float]], float]:
-    import csv
+def _table(run_dir: Path) -> tuple[str, dict[str, list[float]], float]:
+    """The printed per-structure table, Dice values per structure, and the summary's mean Dice."""
+    from medseg.eval.report import load_run
 
-    per_structure: dict[str, list[float]] = {}
-    with open(results_dir / "dice_per_structure.csv", newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            per_structure.setdefault(row["structure"], []).append(float(row["dice"]) if row["dice"] else np.nan)
-    summary = json.loads((results_dir / "summary.json").read_text(encoding="utf-8"))
+    run = load_run(run_dir)
+    per_structure = {name: list(run.dice[name].values()) for name in run.structures}
+    summary = json.loads((run_dir / "results" / "summary.json").read_text(encoding="utf-8"))
     width = max(len(s) for s in per_structure)
     lines = [f"{'structure':<{width}}  mean Dice  (min - max over subjects)"]
     for name, values in per_structure.items():
@@ -81,7 +80,7 @@ def demo(
     run_lightning_cli(["test", *overrides, "--ckpt_path", "last"])
 
     results_dir = run_dir / "results"
-    text, per_structure, mean_dice = _table(results_dir)
+    text, per_structure, mean_dice = _table(run_dir)
     figure = structure_boxplot({"QuickNAT + scSE": per_structure}, list(per_structure), title="medseg demo: held-out Dice")
     plot_path = results_dir / "dice_per_structure.png"
     buffer = io.BytesIO()
