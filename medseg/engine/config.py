@@ -14,7 +14,7 @@ class NetworkConfig:
 
     name: str = "unet"
     attention: Union[str, dict[str, Any], None] = None
-    placement: Union[str, list[str], dict[str, Any]] = "all"
+    placement: Union[str, list[str], dict[str, Any]] = "default"  # the preset's: all sites but for quicknat/aimed
     options: dict[str, Any] = field(default_factory=dict)
 
 

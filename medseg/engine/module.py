@@ -190,7 +190,7 @@ class SegmentationModule(pl.LightningModule):
             "config_hash": hashlib.sha256(text.encode()).hexdigest()[:16],
             "network": nc.name,
             "attention": nc.attention,
-            "placement": nc.placement,
+            "placement": self.net.placement,  # "default" resolved by build_network
             "dataset": getattr(getattr(datamodule, "manifest", None), "name", None),
             "inference": asdict(self.inference_config),
         }

@@ -1,8 +1,9 @@
 """The encoder-decoder skeleton every network shares, with an attention site after each block.
 
-forward: stem -> [enc_k -> site enc_k -> skip_k; down_k] x K -> bottleneck -> site ->
-[up_k(x, indices_k, size of skip_k); dec_k(cat(up, gate_k(skip_k, x))) -> site dec_k] for k = K..1 ->
-site classifier -> 1x1 conv. Subclasses fill the module lists and call :meth:`place_attention`.
+forward: stem -> [enc_k -> site enc_k -> dropout -> skip_k; down_k] x K -> bottleneck -> site ->
+[up_k(x, indices_k, size of skip_k); dec_k(cat(up, gate_k(skip_k, x))) -> site dec_k -> dropout] for k = K..1 ->
+site classifier -> 1x1 conv. ``dropout`` is ``nn.Identity`` unless a subclass sets it (QuickNAT ``aimed``).
+Subclasses fill the module lists and call :meth:`place_attention`.
 Skips keep their exact size, so any input of at least ``min_input_size`` (2**K) per axis works.
 """
 
@@ -45,6 +46,8 @@ class EncoderDecoder(nn.Module):
         self.decoders = nn.ModuleList()
         self.gates: nn.ModuleList | None = None
         self.sites = nn.ModuleDict()
+        self.placement: PlacementSpec = None  # as given to place_attention
+        self.dropout: nn.Module = nn.Identity()  # no weights: shared by every encoder and decoder level
         self.head: nn.Module = nn.Identity()
 
     def build_uniform(
@@ -81,6 +84,7 @@ class EncoderDecoder(nn.Module):
     ) -> None:
         """Build one module per site; ``site_channels`` follows :func:`site_names` order."""
         names = site_names(self.depth)
+        self.placement = placement
         if len(site_channels) != len(names):
             raise ValueError(f"{type(self).__name__}: {len(site_channels)} site widths for sites {names}")
         specs = resolve_placement(placement, attention, names)
@@ -116,7 +120,7 @@ class EncoderDecoder(nn.Module):
         x = self.stem(x)
         skips, indices = [], []
         for k in range(self.depth):
-            x = self.sites[f"enc{k + 1}"](self.encoders[k](x))
+            x = self.dropout(self.sites[f"enc{k + 1}"](self.encoders[k](x)))
             skips.append(x)
             x, idx = self.downs[k](x)
             indices.append(idx)
@@ -124,5 +128,5 @@ class EncoderDecoder(nn.Module):
         for k in reversed(range(self.depth)):
             skip = skips[k] if self.gates is None else self.gates[k](skips[k], x)
             up = self.ups[k](x, indices[k], skip.shape[2:])
-            x = self.sites[f"dec{k + 1}"](self.decoders[k](torch.cat([up, skip], dim=1)))
+            x = self.dropout(self.sites[f"dec{k + 1}"](self.decoders[k](torch.cat([up, skip], dim=1))))
         return self.head(self.sites["classifier"](x))

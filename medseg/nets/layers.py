@@ -11,6 +11,7 @@ from torch import nn
 CONV = {2: nn.Conv2d, 3: nn.Conv3d}
 CONV_TRANSPOSE = {2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 BATCHNORM = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
+DROPOUT = {2: nn.Dropout2d, 3: nn.Dropout3d}  # whole channels
 MAX_POOL = {2: F.max_pool2d, 3: F.max_pool3d}
 MAX_UNPOOL = {2: F.max_unpool2d, 3: F.max_unpool3d}
 

@@ -4,6 +4,7 @@ Sites (forward order): ``enc1..encK`` (enc1 at full resolution), ``bottleneck``,
 the resolution of encK, dec1 last), ``classifier`` (just before the final 1x1 conv).
 ``placement`` is a group (``"all"`` = every site, ``"encoder"``, ``"decoder"``, ``"bottleneck"``), a site
 name, a list of groups/sites, or a dict ``{site or group: attention}`` (site keys override group keys).
+``"default"`` (:data:`PRESET_PLACEMENT`) is resolved by ``build_network`` to the preset's placement.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Mapping, Sequence
 AttentionSpec = str | Mapping[str, Any] | None
 PlacementSpec = str | Sequence[str] | Mapping[str, AttentionSpec] | None
 GROUPS = ("all", "encoder", "decoder", "bottleneck")
+PRESET_PLACEMENT = "default"
 
 
 def site_names(depth: int) -> list[str]:

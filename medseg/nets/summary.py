@@ -45,7 +45,7 @@ def read_network_spec(config: str | Path) -> dict[str, Any]:
     options = spec.get("options") or {}
     if not isinstance(options, dict):
         raise ValueError(f"{path}: 'model.network.options' must be a mapping, got {options!r}")
-    return {"name": spec["name"], "attention": spec.get("attention"), "placement": spec.get("placement", "all"), "options": options}
+    return {"name": spec["name"], "attention": spec.get("attention"), "placement": spec.get("placement", "default"), "options": options}
 
 
 def _describe(module: nn.Module) -> str:
@@ -77,7 +77,7 @@ def summary(
     config: str | None = None,
     network: str = "quicknat",
     attention: str | dict | None = "scse",
-    placement: str | list[str] | dict | None = "all",
+    placement: str | list[str] | dict | None = "default",
     in_channels: int = 1,
     num_classes: int = 28,
     spatial_dims: int = 2,
@@ -90,7 +90,7 @@ def summary(
             replaces ``network``, ``attention``, ``placement`` and ``options``.
         network: unet | quicknat | sdnet | fcdensenet.
         attention: block name, ``{name: ..., **options}``, or null.
-        placement: all | encoder | decoder | bottleneck | [sites] | {site: attention}.
+        placement: default (the preset's) | all | encoder | decoder | bottleneck | [sites] | {site: attention}.
         options: extra keyword options of ``build_network`` (preset, features, kernel_size, depth, ...).
     """
     spec = {"name": network, "attention": attention, "placement": placement, "options": dict(options or {})}
