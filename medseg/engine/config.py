@@ -50,7 +50,8 @@ class InferenceConfig:
     ``views``: {plane: checkpoint} of the other per-plane models to fuse with this one (QuickNAT
     multi-view, weights ``view_weights``); ``roi_size``: 3D sliding-window patch (None = whole volume);
     ``prob_dtype``: accumulator dtype; ``surface_distances``: add HD95/ASSD (mm) to the test CSV;
-    ``save_probabilities``: predict also writes ``<id>_probabilities.nii.gz``.
+    ``save_probabilities``: predict also writes ``<id>_probabilities.nii.gz``; ``mc_samples`` N > 0: MC dropout
+    (mean of N passes with dropout active) and predict also writes ``<id>_uncertainty.nii.gz`` (entropy).
     """
 
     batch_size: int = 16
@@ -61,3 +62,4 @@ class InferenceConfig:
     prob_dtype: str = "float16"
     surface_distances: bool = False
     save_probabilities: bool = False
+    mc_samples: int = 0

@@ -8,6 +8,7 @@ per-view volume is ever held.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Mapping, Sequence
 
 import torch
@@ -16,6 +17,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from medseg.data.slicing import PLANE_AXIS
+from medseg.engine.uncertainty import dropout_active
 
 DEFAULT_VIEW_WEIGHTS = {"axial": 0.4, "coronal": 0.4, "sagittal": 0.2}
 
@@ -84,13 +86,15 @@ def predict_volume(
     overlap: float = 0.25,
     prob_dtype: torch.dtype = torch.float16,
     progress: bool = False,
+    mc_samples: int = 0,
 ) -> torch.Tensor:
     """Class probabilities ``(K, X, Y, Z)`` for one preprocessed volume ``image`` (C, X, Y, Z).
 
     ``models`` is one network (2D: applied along ``plane``; 3D: sliding window of ``roi_size``, the
     whole volume when None) or a dict ``{plane: 2D network}`` fused with ``view_weights`` (default
     0.4 axial, 0.4 coronal, 0.2 sagittal; renormalised over the planes given). Runs without gradients;
-    the caller puts the networks in eval mode.
+    the caller puts the networks in eval mode. ``mc_samples`` N > 0: MC dropout, the mean over N passes with
+    the dropout layers active (:mod:`medseg.engine.uncertainty`).
     """
     if image.ndim != 4:
         raise ValueError(f"predict_volume: expected one volume (C, X, Y, Z), got shape {tuple(image.shape)}")
@@ -99,11 +103,14 @@ def predict_volume(
     missing = [p for p in views if p not in weights]
     if len(views) > 1 and missing:
         raise ValueError(f"predict_volume: no fusion weight for plane(s) {missing}; weights given for {sorted(weights)}")
+    if not isinstance(mc_samples, int) or mc_samples < 0:
+        raise ValueError(f"model.inference.mc_samples must be an int >= 0 (0 = no MC dropout), got {mc_samples!r}")
     total = sum(weights[p] for p in views) if len(views) > 1 else 1.0
     out = torch.zeros((num_classes, *image.shape[1:]), dtype=prob_dtype, device=image.device)
-    with torch.no_grad():
-        for view, net in views.items():
-            w = weights[view] / total if len(views) > 1 else 1.0
+    mc = dropout_active(views.values()) if mc_samples else nullcontext()
+    with torch.no_grad(), mc:
+        for view, net in [(v, n) for _ in range(max(1, mc_samples)) for v, n in views.items()]:
+            w = (weights[view] / total if len(views) > 1 else 1.0) / max(1, mc_samples)
             if spatial_dims == 2:
                 slice_probabilities(net, image, view, out, w, batch_size, progress)
             elif spatial_dims == 3:

@@ -4,7 +4,8 @@ Training: loss on slices/patches (``train/loss``). Validation and test: whole su
 volume inference (:func:`medseg.engine.inference.predict_volume`), Dice per structure from one
 confusion matrix, gathered across ranks by subject id. Validation logs ``val/mean_dice`` (mean over
 subjects of the mean foreground Dice) and ``val/dice/<structure>``; test writes ``D/results/``;
-predict writes ``D/predictions/<id>.nii.gz`` on each input's original grid and affine.
+predict writes ``D/predictions/<id>.nii.gz`` on each input's original grid and affine (with MC dropout,
+``inference.mc_samples``, also ``<id>_uncertainty.nii.gz``: the entropy of the mean probabilities).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, Opt
 from medseg.engine.distributed import gather_by_id
 from medseg.engine.inference import predict_volume
 from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
+from medseg.engine.uncertainty import entropy
 from medseg.eval.metrics import dice_per_structure, surface_distances
 from medseg.eval.results import result_rows, summarise, write_results
 from medseg.nets import attention_parameters, build_network, count_parameters
@@ -127,7 +129,7 @@ class SegmentationModule(pl.LightningModule):
             models = {self.plane: self.net, **{p: m.to(self.device) for p, m in self._other_views.items()}}
         return predict_volume(
             models, image, self.num_classes, self.spatial_dims, self.plane, ic.view_weights, ic.batch_size,
-            ic.roi_size, ic.overlap, getattr(torch, ic.prob_dtype),
+            ic.roi_size, ic.overlap, getattr(torch, ic.prob_dtype), mc_samples=ic.mc_samples,
         )
 
     def _subject(self, batch: dict[str, Any]) -> tuple[str, np.ndarray, np.ndarray]:
@@ -210,3 +212,6 @@ class SegmentationModule(pl.LightningModule):
         if self.inference_config.save_probabilities:
             on_grid = to_original_grid(probs.float().cpu().numpy(), meta, order=1)
             write_volume(out_dir / f"{subject}_probabilities.nii.gz", np.moveaxis(on_grid, 0, -1), original_affine)
+        if self.inference_config.mc_samples:
+            uncertainty = to_original_grid(entropy(probs).cpu().numpy(), meta, order=1)
+            write_volume(out_dir / f"{subject}_uncertainty.nii.gz", uncertainty.astype(np.float32), original_affine)
