@@ -1,7 +1,10 @@
 """Label tables: class id -> name and raw file id -> class id (DESIGN.md §3).
 
-MALC (MICCAI 2012, Neuromorphometrics protocol) as used by QuickNAT: 27 structures. Cortical parcels are
-the ids >= 100 (odd = left hemisphere -> class 2, even = right -> class 4). Visceral Anatomy benchmark: 20
+MALC (MICCAI 2012, Neuromorphometrics protocol) as used by QuickNAT: 27 structures (``malc``, the paper's
+protocol), or the 32 of the authors' PyTorch code (``malc33``: ``remap_labels(..., "Neo")`` in
+ai-med/quickNAT_pytorch ``utils/preprocessor.py``, which adds CSF, both accumbens and the inferior lateral
+ventricles as classes and orders the classes differently). Cortical parcels are the ids >= 100 (odd = left
+hemisphere, even = right). Visceral Anatomy benchmark: 20
 organs by RadLex id. Raw ids absent from a ``label_map`` map to background (0) when remapping;
 ``medseg data check`` reports them as unknown, so tables list the ids meant as background explicitly. The phantoms write the same
 raw ids, so they share these tables.
@@ -44,6 +47,42 @@ _MALC = [
     ("Right-Pallidum", [55]),
     ("Right-Hippocampus", [47]),
     ("Right-Amygdala", [31]),
+    ("Right-VentralDC", [61]),
+]
+
+# quickNAT_pytorch's 'Neo' remap: class id -> (name, raw ids); [] = the left (odd) / right (even) cortex ids
+_MALC33 = [
+    ("Left-Cerebral-White-Matter", [45]),
+    ("Left-Cerebral-Cortex", []),
+    ("Left-Lateral-Ventricle", [52]),
+    ("Left-Inf-Lat-Vent", [50]),
+    ("Left-Cerebellum-White-Matter", [41]),
+    ("Left-Cerebellum-Cortex", [39]),
+    ("Left-Thalamus", [60]),
+    ("Left-Caudate", [37]),
+    ("Left-Putamen", [58]),
+    ("Left-Pallidum", [56]),
+    ("3rd-Ventricle", [4]),
+    ("4th-Ventricle", [11]),
+    ("Brain-Stem", [35]),
+    ("Left-Hippocampus", [48]),
+    ("Left-Amygdala", [32]),
+    ("CSF", [46]),
+    ("Left-Accumbens-area", [30]),
+    ("Left-VentralDC", [62]),
+    ("Right-Cerebral-White-Matter", [44]),
+    ("Right-Cerebral-Cortex", []),
+    ("Right-Lateral-Ventricle", [51]),
+    ("Right-Inf-Lat-Vent", [49]),
+    ("Right-Cerebellum-White-Matter", [40]),
+    ("Right-Cerebellum-Cortex", [38]),
+    ("Right-Thalamus", [59]),
+    ("Right-Caudate", [36]),
+    ("Right-Putamen", [57]),
+    ("Right-Pallidum", [55]),
+    ("Right-Hippocampus", [47]),
+    ("Right-Amygdala", [31]),
+    ("Right-Accumbens-area", [23]),
     ("Right-VentralDC", [61]),
 ]
 
@@ -93,14 +132,16 @@ class LabelTable:
         return {str(raw): c for raw, c in sorted(self.label_map.items())}
 
 
-def _malc() -> LabelTable:
+def _neuromorphometrics(name: str, structures: list[tuple[str, list[int]]]) -> LabelTable:
     # every non-cortical Neuromorphometrics id (< 100) is listed, unlisted ones explicitly as background
-    # (CSF 46, accumbens 23/30, vermis 71-73, ...), so that `medseg data check` can flag unknown ids
+    # (e.g. CSF 46, accumbens 23/30, vermis 71-73 for "malc"), so that `medseg data check` can flag unknown ids
     label_map: dict[int, int] = {raw: 0 for raw in range(1, 100)}
-    for cls, (_, raw_ids) in enumerate(_MALC, start=1):
+    for cls, (_, raw_ids) in enumerate(structures, start=1):
         label_map.update({raw: cls for raw in raw_ids})
-    label_map.update({raw: 2 if raw % 2 else 4 for raw in MALC_CORTEX_IDS})
-    return LabelTable("malc", ("background", *(n for n, _ in _MALC)), label_map)
+    names = [n for n, _ in structures]
+    left, right = names.index("Left-Cerebral-Cortex") + 1, names.index("Right-Cerebral-Cortex") + 1
+    label_map.update({raw: left if raw % 2 else right for raw in MALC_CORTEX_IDS})
+    return LabelTable(name, ("background", *names), label_map)
 
 
 def _visceral() -> LabelTable:
@@ -108,9 +149,10 @@ def _visceral() -> LabelTable:
     return LabelTable("visceral", ("background", *(n for n, _ in _VISCERAL)), label_map)
 
 
-MALC = _malc()
+MALC = _neuromorphometrics("malc", _MALC)
+MALC33 = _neuromorphometrics("malc33", _MALC33)
 VISCERAL = _visceral()
-TABLES: dict[str, LabelTable] = {"malc": MALC, "visceral": VISCERAL}
+TABLES: dict[str, LabelTable] = {"malc": MALC, "visceral": VISCERAL, "malc33": MALC33}
 
 
 def lookup_table(label_map: dict[int, int], max_raw: int) -> np.ndarray:

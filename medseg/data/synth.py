@@ -37,8 +37,12 @@ def synth(
     seed: int = 0,
     validation: int | None = None,
     test: int | None = None,
+    labels: str | None = None,
 ) -> int:
     """Write ``subjects`` phantoms of ``kind`` (malc|visceral) at ``size``³ voxels and ``out/dataset.json``.
+
+    ``labels``: the manifest's label table (a ``medseg.data.TABLES`` key; default ``kind``; ``malc33`` for
+    the 32 structures of the authors' PyTorch QuickNAT).
 
     Subject i uses seed ``seed * 100003 + i``. Raw labels are Neuromorphometrics (malc) or RadLex
     (visceral) ids; the manifest's ``label_map`` maps them to class ids. Split: ``validation`` and
@@ -48,9 +52,11 @@ def synth(
         raise ValueError(f"synth: unknown kind {kind!r}; choose one of {sorted(PHANTOMS)}")
     if size < 8:
         raise ValueError(f"synth: size must be at least 8 voxels, got {size}")
+    if (labels or kind) not in TABLES:
+        raise ValueError(f"synth: unknown labels table {labels!r}; choose one of {sorted(TABLES)}")
     sizes = split_sizes(subjects, validation, test)
     root = Path(out)
-    table = TABLES[kind]
+    table = TABLES[labels or kind]
     manifest: dict = {
         "name": f"{kind}-synthetic",
         "description": f"medseg {kind} phantoms, {size}^3 voxels, seed {seed}",

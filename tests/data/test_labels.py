@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from medseg.data.labels import MALC, VISCERAL, remap_labels
+from medseg.data.labels import MALC, MALC33, TABLES, VISCERAL, remap_labels
 
 
 def test_malc_table_matches_design():
@@ -32,3 +32,25 @@ def test_remap_rejects_negative_and_fractional_ids():
         remap_labels(np.array([0, -1]), {1: 1})
     with pytest.raises(ValueError, match="non-integer"):
         remap_labels(np.array([0.5]), {1: 1})
+
+
+def _quicknat_pytorch_neo_remap(labels):
+    """ai-med/quickNAT_pytorch@4e4e97e utils/preprocessor.py remap_labels(labels, 'Neo'), transcribed."""
+    labels = labels.copy()
+    labels[(labels >= 100) & (labels % 2 == 0)] = 210
+    labels[(labels >= 100) & (labels % 2 == 1)] = 211
+    label_list = [45, 211, 52, 50, 41, 39, 60, 37, 58, 56, 4, 11, 35, 48, 32, 46, 30, 62, 44, 210, 51, 49, 40, 38,
+                  59, 36, 57, 55, 47, 31, 23, 61]
+    new_labels = np.zeros_like(labels)
+    for i, label in enumerate(label_list):
+        new_labels = new_labels + (i + 1) * (labels == label)
+    return new_labels
+
+
+def test_malc33_table_is_the_authors_pytorch_remap():
+    assert TABLES["malc33"] is MALC33 and MALC33.num_classes == 33
+    raw = np.random.default_rng(1).choice(np.r_[0:100, 100:208], size=(6, 7, 8))
+    np.testing.assert_array_equal(remap_labels(raw, MALC33.label_map), _quicknat_pytorch_neo_remap(raw))
+    # their settings.ini class names, in order (spelled as the 27-class table spells them)
+    assert MALC33.names[4] == "Left-Inf-Lat-Vent" and MALC33.names[16] == "CSF" and MALC33.names[31] == "Right-Accumbens-area"
+    assert MALC.label_map[46] == 0 and MALC33.label_map[46] == 16  # CSF: background in the paper's protocol

@@ -5,7 +5,7 @@ import pytest
 
 from medseg.cli import main
 from medseg.data.check import check_manifest
-from medseg.data.labels import MALC
+from medseg.data.labels import MALC, MALC33
 from medseg.data.phantoms import make_phantom
 from medseg.data.readers import load_volume
 
@@ -31,9 +31,17 @@ def test_synth_split_options_and_visceral(tmp_path):
     assert manifest["modality"] == "CT" and manifest["label_map"]["58"] == 1
 
 
+def test_synth_with_the_33_class_table(tmp_path):
+    out = tmp_path / "s33"
+    main(["synth", "--kind", "malc", "--labels", "malc33", "--out", str(out), "--subjects", "3", "--size", "16"])
+    manifest = json.loads((out / "dataset.json").read_text(encoding="utf-8"))
+    assert manifest["labels"] == MALC33.labels_json() and manifest["label_map"] == MALC33.label_map_json()
+    assert check_manifest(out / "dataset.json", progress=False) == []
+
+
 @pytest.mark.parametrize(
     "args, message",
-    [(["--kind", "mri"], "unknown kind 'mri'"), (["--subjects", "2"], "cannot hold"), (["--size", "4"], "at least 8")],
+    [(["--kind", "mri"], "unknown kind 'mri'"), (["--labels", "malc34"], "unknown labels table 'malc34'"), (["--subjects", "2"], "cannot hold"), (["--size", "4"], "at least 8")],
 )
 def test_bad_arguments_write_nothing(tmp_path, args, message):
     with pytest.raises(ValueError, match=message):
