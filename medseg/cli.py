@@ -22,7 +22,7 @@ TOOLS: dict[str, str | dict[str, str]] = {
     "summary": "medseg.nets.summary:summary",
     "sweep": "medseg.sweep:sweep",
     "report": "medseg.eval.report:report",
-    "maps": "medseg.eval.attention_maps:maps",
+    "maps": "medseg.engine.maps:maps",
 }
 
 
