@@ -79,7 +79,7 @@ def test_ckpt_path_last_without_checkpoint_fails_for_test(tmp_path):
         run_lightning_cli(["test", "--config", _config(tmp_path, tmp_path / "none"), "--ckpt_path", "last"], TinyDataModule)
 
 
-@pytest.mark.parametrize("name", ["quicknat_2d.yaml", "unet_3d.yaml"])
+@pytest.mark.parametrize("name", ["quicknat_2d.yaml", "unet_3d.yaml", "quicknat_aimed_2d.yaml"])
 def test_base_configs_parse(name, capsys):
     from pathlib import Path
 
