@@ -122,3 +122,21 @@ def test_all_empty_labels_with_drop_background_slices_fails_at_setup(tmp_path):
     message = str(error.value)
     assert "drop_background_slices" in message and "every training label is empty" in message
     assert "'s0'" in message and "s1_lbl.nii.gz" in message
+
+
+@pytest.mark.slow
+def test_fit_on_a_flipped_label_fails_before_writing_anything(tmp_path):
+    import yaml
+
+    from medseg.engine.cli import run_lightning_cli
+
+    manifest = _manifest(tmp_path)
+    _flip_label_header(tmp_path, "s0")
+    run = tmp_path / "run"
+    config = {"trainer": {"default_root_dir": str(run), "max_epochs": 1, "accelerator": "cpu", "enable_progress_bar": False},
+              "model": {"network": {"name": "unet", "options": {"features": 4, "depth": 2, "kernel_size": 3}}},
+              "data": {"manifest": str(manifest), "plane": "axial"}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    with pytest.raises(DataError, match=r"s0_lbl.nii.gz: label affine differs .*s0_img.nii.gz.*subject 's0'"):
+        run_lightning_cli(["fit", "--config", str(tmp_path / "config.yaml")])
+    assert not (run / "checkpoints").exists() and not (run / "config.yaml").exists()
