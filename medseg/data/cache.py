@@ -68,6 +68,8 @@ class VolumeCache:
         mode: str = "memory",
         cache_dir: str | os.PathLike | None = None,
         dtype: str = "float32",
+        in_channels: int | None = None,
+        num_classes: int | None = None,
     ) -> None:
         if mode not in ("memory", "disk"):
             raise ValueError(f"cache must be 'memory' or 'disk', got {mode!r}")
@@ -77,6 +79,7 @@ class VolumeCache:
             raise ValueError(f"cache_dtype must be one of {DTYPES}, got {dtype!r}")
         self.preprocessing, self.label_map, self.mode, self.dtype = preprocessing, label_map, mode, dtype
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.in_channels, self.num_classes = in_channels, num_classes
         self._volumes: dict[str, Volume] = {}
 
     def key(self, subject: Subject, with_label: bool) -> str:
@@ -90,15 +93,20 @@ class VolumeCache:
             self._volumes[name] = self._load(subject, with_label)
         return self._volumes[name]
 
+    def _preprocess(self, subject: Subject, with_label: bool) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+        label = str(subject.label) if with_label and subject.label is not None else None
+        return preprocess_subject(
+            str(subject.image), label, self.preprocessing, self.label_map, subject.id, self.in_channels, self.num_classes
+        )
+
     def _load(self, subject: Subject, with_label: bool) -> Volume:
-        label_path = subject.label if with_label else None
         if self.mode == "memory" or self.cache_dir is None:
-            image, label, meta = preprocess_subject(str(subject.image), label_path and str(label_path), self.preprocessing, self.label_map)
+            image, label, meta = self._preprocess(subject, with_label)
             return Volume(subject.id, image.astype(self.dtype, copy=False), label, meta)
         stem = self.cache_dir / self.key(subject, with_label)
         meta_file = stem.with_suffix(".json")
         if not meta_file.exists():
-            image, label, meta = preprocess_subject(str(subject.image), label_path and str(label_path), self.preprocessing, self.label_map)
+            image, label, meta = self._preprocess(subject, with_label)
             self.cache_dir.mkdir(parents=True, exist_ok=True)
             _save_npy(stem.with_suffix(".image.npy"), image.astype(self.dtype, copy=False))
             if label is not None:

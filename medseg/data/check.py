@@ -1,18 +1,16 @@
 """``medseg data check MANIFEST``: validate a manifest and its files, reporting every problem at once.
 
 Errors: schema problems (unknown keys, bad labels/label_map), missing or unreadable files (corrupt or
-truncated ``.nii.gz``), images that are not 3D (or 4D with one channel per modality), image/label shape
-mismatch, affine mismatch (largest absolute difference of the 4x4 affines above ``AFFINE_TOL`` = 1e-3,
-in mm for the translation and mm per voxel for the columns), label ids not covered (not a key of
-``label_map``, or not a class id in ``labels`` when there is no ``label_map``), NaN/Inf intensities.
-Warnings: a label volume without foreground. A manifest that cannot be parsed at all (missing, JSON
-syntax error, unset root variable) is a hard failure: ``SystemExit`` with the message.
+truncated ``.nii.gz``), and the rules of :mod:`medseg.data.validate` (the same code fit/test/predict run
+when they load a subject): shapes, label on the image's world grid (voxel order may differ), integer
+label ids covered by ``label_map`` / ``labels``, finite intensities. Warnings: a label without foreground.
+A manifest that cannot be parsed at all (missing, JSON syntax error, unset root variable) is a hard
+failure: ``SystemExit`` with the message.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import nibabel as nib
@@ -22,18 +20,9 @@ from tqdm import tqdm
 
 from .manifest import Manifest, ManifestError, Subject, parse_manifest
 from .readers import NIFTI_SUFFIXES, is_dicom_dir, load_volume, sitk_affine
+from .validate import AFFINE_TOL, Problem, grid_problem, image_problems, label_problems, shape_problem
 
-AFFINE_TOL = 1e-3
-
-
-@dataclass(frozen=True)
-class Problem:
-    level: str  # "error" | "warning"
-    file: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.level.upper()}: {self.file}: {self.message}"
+__all__ = ["AFFINE_TOL", "Problem", "check", "check_manifest", "check_subject", "read_header"]
 
 
 def read_header(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
@@ -65,13 +54,6 @@ def read_header(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
     return tuple(reader.GetSize()) + ((components,) if components > 1 else ()), affine
 
 
-def _check_shape(path: Path, shape: tuple[int, ...], channels: int, kind: str) -> str | None:
-    if len(shape) == 3 or (len(shape) == 4 and shape[3] == (channels if kind == "image" else 1)):
-        return None
-    expected = "3D (X, Y, Z)" + (f" or 4D with {channels} channel(s)" if kind == "image" else " or 4D with one channel")
-    return f"{kind} must be {expected}, got {len(shape)}D shape {shape}"
-
-
 def check_subject(subject: Subject, manifest: Manifest) -> list[Problem]:
     """Every problem with one subject's files."""
     problems: list[Problem] = []
@@ -87,7 +69,7 @@ def check_subject(subject: Subject, manifest: Manifest) -> list[Problem]:
         except Exception as error:
             problems.append(Problem("error", str(path), f"cannot read {kind} header ({type(error).__name__}: {error})"))
             continue
-        message = _check_shape(path, shape, manifest.in_channels, kind)
+        message = shape_problem(shape, manifest.in_channels, kind)
         if message:
             problems.append(Problem("error", str(path), message))
             continue
@@ -97,42 +79,15 @@ def check_subject(subject: Subject, manifest: Manifest) -> list[Problem]:
             problems.append(Problem("error", str(path), f"cannot read {kind} data: {error}"))
             continue
         headers[kind] = (shape[:3], affine, path)
-        if kind == "image" and not np.isfinite(array).all():
-            bad = int((~np.isfinite(array)).sum())
-            problems.append(Problem("error", str(path), f"image has {bad} NaN/Inf voxel(s)"))
-        if kind == "label":
-            problems.extend(_check_label_ids(path, array, manifest))
+        if kind == "image":
+            problems.extend(image_problems(str(path), array, subject.id))
+        else:
+            problems.extend(label_problems(str(path), array, manifest.label_map, manifest.num_classes, subject.id))
     if "image" in headers and "label" in headers:
         (ishape, iaff, ipath), (lshape, laff, lpath) = headers["image"], headers["label"]
-        if ishape != lshape:
-            problems.append(Problem("error", str(lpath), f"label shape {lshape} differs from image shape {ishape} ({ipath})"))
-        elif np.abs(iaff - laff).max() > AFFINE_TOL:
-            diff = float(np.abs(iaff - laff).max())
-            problems.append(
-                Problem("error", str(lpath), f"label affine differs from image affine ({ipath}) by {diff:.4g} > {AFFINE_TOL}")
-            )
-    return problems
-
-
-def _check_label_ids(path: Path, array: np.ndarray, manifest: Manifest) -> list[Problem]:
-    if not np.all(np.mod(array, 1) == 0):
-        return [Problem("error", str(path), "label volume has non-integer values")]
-    ids = np.unique(array.astype(np.int64))
-    if manifest.label_map is not None:
-        known = set(manifest.label_map) | {0}
-        where = "label_map keys (raw ids)"
-        foreground = any(manifest.label_map.get(int(i), 0) for i in ids)
-    else:
-        known = set(range(manifest.num_classes))
-        where = f"class ids 0..{manifest.num_classes - 1} of 'labels'"
-        foreground = bool((ids > 0).any())
-    unknown = [int(i) for i in ids if int(i) not in known]
-    problems = []
-    if unknown:
-        shown = unknown[:20] + (["..."] if len(unknown) > 20 else [])
-        problems.append(Problem("error", str(path), f"unknown label id(s) {shown}, not in {where}"))
-    if not foreground:
-        problems.append(Problem("warning", str(path), "label volume is empty (no foreground class)"))
+        message = grid_problem(ishape, iaff, lshape, laff, str(ipath))
+        if message:
+            problems.append(Problem("error", str(lpath), f"{message} (subject {subject.id!r})"))
     return problems
 
 

@@ -15,6 +15,7 @@ from .augment import build_augmentation
 from .cache import Volume, VolumeCache
 from .manifest import Subject, load_manifest
 from .preprocess import Preprocessing
+from .validate import DataError
 from .slicing import PLANE_AXIS, PatchDataset, SliceDataset, SubjectDataset, collate
 
 
@@ -95,7 +96,10 @@ class SegmentationDataModule(L.LightningDataModule):
             window=tuple(window),
         )
         self.augmentation = build_augmentation(augmentation, spatial_dims, augmentation_prob)
-        self.cache = VolumeCache(self.preprocessing, self.manifest.label_map, cache, cache_dir, cache_dtype)
+        self.cache = VolumeCache(
+            self.preprocessing, self.manifest.label_map, cache, cache_dir, cache_dtype,
+            self.manifest.in_channels, self.manifest.num_classes,
+        )
         self.splits = self._split(fold, num_folds, seed)
 
     # --- properties the engine reads right after __init__ (no volume loaded) ---
@@ -148,6 +152,18 @@ class SegmentationDataModule(L.LightningDataModule):
         for split in needed:
             if self.splits[split]:
                 self.volumes(split)
+        if "training" in needed and self.spatial_dims == 2 and self.hparams.drop_background_slices:
+            self._check_some_foreground()
+
+    def _check_some_foreground(self) -> None:
+        """``drop_background_slices`` needs foreground somewhere, else no training slice is left."""
+        volumes = self.volumes("training")
+        if not any(np.asarray(v.label).any() for v in volumes):
+            subjects = ", ".join(f"{s.id!r} ({s.label})" for s in self.splits["training"])
+            raise DataError(
+                f"{self.manifest.path}: data.drop_background_slices is true but every training label is empty "
+                f"(no foreground class after label_map), so no training slice is left: {subjects}"
+            )
 
     def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
         workers = self.hparams.num_workers

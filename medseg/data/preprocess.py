@@ -33,6 +33,7 @@ from scipy import ndimage
 
 from .labels import remap_labels
 from .readers import load_volume
+from .validate import Problem, grid_problem, image_problems, label_problems, raise_errors, reorient_like, shape_problem
 
 NORMALIZATIONS = ("minmax", "zscore", "window", "none")
 
@@ -94,30 +95,76 @@ class Preprocessing:
         return Compose(steps)
 
 
-def _as_meta_tensor(path: str, kind: str) -> MetaTensor:
-    array, affine = load_volume(path)
-    if array.ndim != 4:
-        raise ValueError(f"{path}: {kind} must be 3D (or 4D with channels), got shape {array.shape[1:]} after channel-first")
+def _as_meta_tensor(array: np.ndarray, affine: np.ndarray) -> MetaTensor:
     return MetaTensor(torch.from_numpy(np.ascontiguousarray(array)), affine=torch.from_numpy(affine))
 
 
-def preprocess_subject(
-    image: str, label: str | None, preprocessing: Preprocessing, label_map: dict[int, int] | None
-) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
-    """Load and preprocess one subject: ``(image (C, X, Y, Z) float32, label (X, Y, Z) uint8/int16 | None, meta)``."""
-    data = {"image": _as_meta_tensor(image, "image")}
-    original_affine = data["image"].affine.numpy().astype(np.float64)
-    original_shape = tuple(data["image"].shape[1:])
+def _file_shape(path: str, array: np.ndarray) -> tuple[int, ...]:
+    """The file-order shape ``(X, Y, Z[, C])`` of a channel-first array, as :func:`shape_problem` reads it."""
+    return tuple(array.shape[1:]) + ((array.shape[0],) if array.shape[0] > 1 else ())
+
+
+def validated_arrays(
+    image: str,
+    label: str | None,
+    subject: str,
+    label_map: dict[int, int] | None,
+    in_channels: int | None = None,
+    num_classes: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Load a subject's files and apply :mod:`medseg.data.validate` (the rules ``medseg data check``
+    reports): ``(image (C, X, Y, Z), affine, label (1, X, Y, Z) in the image's voxel order | None)``.
+
+    Raises :class:`DataError` naming each file, the subject and what is wrong. A label stored in another
+    voxel order on the same world grid is reordered to the image's. ``in_channels`` / ``num_classes``
+    None skip the channel-count / label-id rules (used when they are not known).
+    """
+    image_array, affine = load_volume(image)
+    problems: list[Problem] = []
+    channels = in_channels if in_channels is not None else image_array.shape[0]
+    message = shape_problem(_file_shape(image, image_array), channels, "image")
+    if message:
+        problems.append(Problem("error", image, f"{message} (image of subject {subject!r})"))
+    problems += image_problems(image, image_array, subject)
+    label_array = None
     if label is not None:
-        data["label"] = _as_meta_tensor(label, "label")
-        if tuple(data["label"].shape[1:]) != original_shape:
-            raise ValueError(
-                f"{label}: label shape {tuple(data['label'].shape[1:])} differs from image shape {original_shape} ({image})"
-            )
+        label_array, label_affine = load_volume(label)
+        message = shape_problem(_file_shape(label, label_array), 1, "label")
+        if message:
+            problems.append(Problem("error", label, f"{message} (label of subject {subject!r})"))
+        elif image_array.ndim == 4:
+            grid = grid_problem(image_array.shape[1:], affine, label_array.shape[1:], label_affine, image)
+            if grid:
+                problems.append(Problem("error", label, f"{grid} (subject {subject!r})"))
+        if num_classes is not None:
+            problems += label_problems(label, label_array, label_map, num_classes, subject)
+    raise_errors(problems)
+    if label_array is not None:
+        label_array = reorient_like(label_array, label_affine, affine)
+    return image_array, affine, label_array
+
+
+def preprocess_subject(
+    image: str,
+    label: str | None,
+    preprocessing: Preprocessing,
+    label_map: dict[int, int] | None,
+    subject: str | None = None,
+    in_channels: int | None = None,
+    num_classes: int | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """Load (:func:`validated_arrays`) and preprocess one subject:
+    ``(image (C, X, Y, Z) float32, label (X, Y, Z) uint8/int16 | None, meta)``."""
+    image_array, affine, label_array = validated_arrays(
+        image, label, subject if subject is not None else image, label_map, in_channels, num_classes
+    )
+    data = {"image": _as_meta_tensor(image_array, affine)}
+    original_affine = affine
+    original_shape = tuple(data["image"].shape[1:])
+    if label_array is not None:
+        data["label"] = _as_meta_tensor(label_array, affine)
     out = preprocessing.transform(label_map, label is not None)(data)
     image_array = out["image"].numpy().astype(np.float32, copy=False)
-    if not np.isfinite(image_array).all():
-        raise ValueError(f"{image}: image has NaN or Inf intensities")
     meta = {
         "filename": str(image),
         "original_affine": original_affine,

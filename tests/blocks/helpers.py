@@ -60,3 +60,58 @@ def per_channel(w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 def n_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+def assert_gradients_match_finite_differences(
+    module: nn.Module,
+    inputs: tuple[torch.Tensor, ...],
+    stop_gradient: tuple[str, ...] = (),
+    seed: int = 0,
+    eps: float = 1e-6,
+    tol: float = 1e-6,
+) -> None:
+    """Every parameter and every input of a float64 ``module`` is in the autograd graph (its gradient is not
+    None) and its gradient is the true derivative of ``L = sum(module(*inputs) * W)`` (W fixed random):
+    along a random direction v, ``<grad, v>`` equals the central difference ``(L(θ+εv) - L(θ-εv)) / 2ε``.
+
+    What the maths guarantees, no more: a gradient may be exactly zero for a sample (a BatchNorm bias
+    before an all-active ReLU and a 1x1 conv into BatchNorm cancels), so nothing asserts ``> 0``; a
+    detached or unused parameter gets None, a wrong backward disagrees with the difference quotient.
+    Each forward gets fresh copies of the buffers, so in-place updates (BatchNorm statistics, EMA
+    bases) do not drift between evaluations. Names in ``stop_gradient`` (``"conv.weight"``,
+    ``"input 0"``) are upstream of a deliberate stop-gradient, so only their being reached is asserted.
+    """
+    from torch.func import functional_call
+
+    gen = torch.Generator().manual_seed(seed)
+    params = {k: p.detach() for k, p in module.named_parameters()}
+    buffers = {k: b.detach() for k, b in module.named_buffers()}
+    names = list(params) + [f"input {i}" for i in range(len(inputs))]
+    values = list(params.values()) + [x.detach() for x in inputs]
+    assert all(v.dtype == torch.float64 for v in values), "finite differences need float64"
+    weight: list[torch.Tensor] = []
+
+    def loss(vals: list[torch.Tensor]) -> torch.Tensor:
+        state = {**dict(zip(params, vals[: len(params)])), **{k: b.clone() for k, b in buffers.items()}}
+        out = functional_call(module, state, tuple(vals[len(params):]))
+        if not weight:
+            weight.append(torch.randn(out.shape, generator=gen, dtype=out.dtype))
+        return (out * weight[0]).sum()
+
+    leaves = [v.clone().requires_grad_() for v in values]
+    grads = torch.autograd.grad(loss(leaves), leaves, allow_unused=True)
+    for i, (name, value, grad) in enumerate(zip(names, values, grads)):
+        assert grad is not None, f"{type(module).__name__}: no gradient reaches {name}"
+        assert torch.isfinite(grad).all(), f"{type(module).__name__}: non-finite gradient of {name}"
+        if name in stop_gradient:
+            continue
+        v = torch.randn(value.shape, generator=gen, dtype=torch.float64)
+        with torch.no_grad():
+            plus = loss([u + eps * v if j == i else u for j, u in enumerate(values)])
+            minus = loss([u - eps * v if j == i else u for j, u in enumerate(values)])
+        numeric = ((plus - minus) / (2 * eps)).item()
+        analytic = (grad * v).sum().item()
+        assert abs(numeric - analytic) <= tol * (1 + abs(analytic)), (
+            f"{type(module).__name__}: gradient of {name} along a random direction is {analytic:.9g}, "
+            f"finite differences give {numeric:.9g}"
+        )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ AFFINE = np.diag([1.0, 1.0, 1.0, 1.0])
 
 
 def write_subject(root: Path, sid: str, shape=(16, 16, 16), label_value: int = 2, affine=AFFINE) -> dict:
-    rng = np.random.default_rng(abs(hash(sid)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(sid.encode()))  # hash(str) changes per process
     image = rng.normal(100, 10, shape).astype(np.float32)
     label = np.zeros(shape, np.uint16)
     label[4:12, 5:11, 6:10] = label_value

@@ -1,0 +1,115 @@
+"""The data rules, in one place: ``medseg data check`` reports them, fit/test/predict raise on them.
+
+- shape: an image is 3D ``(X, Y, Z)`` or 4D with the manifest's channel count; a label 3D (or 4D with 1).
+- geometry: the label must lie on the image's voxel grid in world space. The voxel order may differ (a
+  label saved LPS-ordered beside an RAS image): both grids are put in a canonical voxel order (axes
+  permuted and flipped by ``nibabel.orientations``) and must then have equal shapes and affines within
+  ``AFFINE_TOL`` (1e-3: mm for the translation, mm per voxel for the columns).
+- label values: integers; every raw id a key of ``label_map`` (or 0), or without ``label_map`` a class id
+  ``< num_classes``. A label without foreground is a warning (an error for training with
+  ``drop_background_slices`` when every training label is empty: no slice is left).
+- image values: finite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from nibabel import orientations
+
+AFFINE_TOL = 1e-3
+
+
+@dataclass(frozen=True)
+class Problem:
+    level: str  # "error" | "warning"
+    file: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.level.upper()}: {self.file}: {self.message}"
+
+
+class DataError(ValueError):
+    """Bad input data found while loading; the message names each file, its subject and what is wrong."""
+
+
+def raise_errors(problems: list[Problem]) -> None:
+    """Raise :class:`DataError` listing every error (warnings are ignored)."""
+    errors = [p for p in problems if p.level == "error"]
+    if errors:
+        raise DataError("\n".join(f"{p.file}: {p.message}" for p in errors))
+
+
+def shape_problem(shape: tuple[int, ...], channels: int, kind: str) -> str | None:
+    """Why a file-order shape ``(X, Y, Z[, C])`` is not a valid ``kind`` (image|label), or None."""
+    if len(shape) == 3 or (len(shape) == 4 and shape[3] == (channels if kind == "image" else 1)):
+        return None
+    expected = "3D (X, Y, Z)" + (f" or 4D with {channels} channel(s)" if kind == "image" else " or 4D with one channel")
+    return f"{kind} must be {expected}, got {len(shape)}D shape {tuple(shape)}"
+
+
+def _canonical(shape: tuple[int, ...], affine: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
+    """Shape and affine of the same grid with its voxel axes permuted/flipped to the closest RAS order."""
+    ornt = orientations.io_orientation(affine)
+    new_affine = affine @ orientations.inv_ornt_aff(ornt, shape)
+    new_shape = tuple(int(shape[int(i)]) for i in np.argsort(ornt[:, 0]))
+    return new_shape, new_affine
+
+
+def grid_problem(
+    image_shape: tuple[int, ...], image_affine: np.ndarray, label_shape: tuple[int, ...], label_affine: np.ndarray, image: str
+) -> str | None:
+    """Why the label grid is not the image grid in world space (voxel order may differ), or None."""
+    ishape, iaff = _canonical(tuple(image_shape[:3]), np.asarray(image_affine, dtype=np.float64))
+    lshape, laff = _canonical(tuple(label_shape[:3]), np.asarray(label_affine, dtype=np.float64))
+    if ishape != lshape:
+        return f"label shape {tuple(label_shape[:3])} differs from image shape {tuple(image_shape[:3])} ({image}), also in canonical voxel order"
+    diff = float(np.abs(iaff - laff).max())
+    if diff > AFFINE_TOL:
+        return (
+            f"label affine differs from image affine ({image}) by {diff:.4g} > {AFFINE_TOL} "
+            f"(label axes {''.join(orientations.aff2axcodes(label_affine))}, "
+            f"image axes {''.join(orientations.aff2axcodes(image_affine))}): the label is not on the image's grid"
+        )
+    return None
+
+
+def reorient_like(array: np.ndarray, affine: np.ndarray, target_affine: np.ndarray) -> np.ndarray:
+    """``array`` (``(C, X, Y, Z)``, on ``affine``) in the voxel order of ``target_affine`` (same world grid)."""
+    transform = orientations.ornt_transform(orientations.io_orientation(affine), orientations.io_orientation(target_affine))
+    return np.stack([orientations.apply_orientation(channel, transform) for channel in array])
+
+
+def label_problems(path: str, array: np.ndarray, label_map: dict[int, int] | None, num_classes: int, subject: str) -> list[Problem]:
+    """Non-integer values, ids not covered by ``label_map`` / the class ids, and (warning) no foreground."""
+    who = f" (label of subject {subject!r})"
+    if not np.all(np.mod(array, 1) == 0):
+        bad = np.asarray(array)[np.mod(array, 1) != 0]
+        return [Problem("error", path, f"label volume has non-integer values (e.g. {float(bad.flat[0]):g}){who}; labels must be integer ids")]
+    ids = np.unique(np.asarray(array).astype(np.int64))
+    if label_map is not None:
+        known = set(label_map) | {0}
+        expected = "label_map keys (raw ids)"
+        foreground = any(label_map.get(int(i), 0) for i in ids)
+    else:
+        known = set(range(num_classes))
+        expected = f"class ids 0..{num_classes - 1} of 'labels'"
+        foreground = bool((ids > 0).any())
+    unknown = [int(i) for i in ids if int(i) not in known]
+    problems = []
+    if unknown:
+        shown = unknown[:20] + (["..."] if len(unknown) > 20 else [])
+        problems.append(Problem("error", path, f"unknown label id(s) {shown}, not in {expected}{who}"))
+    if not foreground:
+        problems.append(Problem("warning", path, f"label volume is empty (no foreground class){who}"))
+    return problems
+
+
+def image_problems(path: str, array: np.ndarray, subject: str) -> list[Problem]:
+    """NaN/Inf intensities."""
+    finite = np.isfinite(array)
+    if finite.all():
+        return []
+    return [Problem("error", path, f"image has {int((~finite).sum())} NaN/Inf voxel(s) (image of subject {subject!r})")]
