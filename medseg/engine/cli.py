@@ -22,6 +22,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, Wand
 
 from medseg.engine.callbacks import AtomicModelCheckpoint, RNGStateCallback
 from medseg.engine.module import SegmentationModule
+from medseg.engine.stop_reason import StopReasonCallback
 
 DEFAULT_ROOT = "runs/default"
 
@@ -95,6 +96,7 @@ class MedsegCLI(LightningCLI):
         root = _root(trainer_config)
         callbacks = list(trainer_config.get("callbacks") or [])
         callbacks += [AtomicModelCheckpoint(dirpath=root / "checkpoints", save_last=True, save_top_k=0), RNGStateCallback()]
+        callbacks.append(StopReasonCallback())  # D/results/training.json: why the fit stopped
         kwargs.setdefault("callbacks", callbacks)
         kwargs.setdefault("default_root_dir", str(root))
         if trainer_config.get("logger") in (None, True):

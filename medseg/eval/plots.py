@@ -1,4 +1,5 @@
-"""Figures for reports: per-structure Dice box plots (scSE MICCAI 2018 Fig. 2) and a placement heatmap.
+"""Figures for reports: per-structure Dice box plots (scSE MICCAI 2018 Fig. 2), a placement heatmap and
+learning curves.
 
 Functions return a matplotlib ``Figure`` (headless Agg backend); the caller saves it.
 """
@@ -13,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def structure_boxplot(
@@ -73,5 +75,49 @@ def placement_heatmap(
                 ha="center", va="center", fontsize=6)
     fig.colorbar(image, ax=ax, label="ΔDice vs none" if diverging else "Dice")
     ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _band(curves: Sequence[tuple[Sequence[int], Sequence[float]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Epochs, mean, min and max over the runs that reached each epoch."""
+    epochs = np.array(sorted({e for xs, _ in curves for e in xs}))
+    table = np.full((len(curves), len(epochs)), np.nan)
+    index = {e: i for i, e in enumerate(epochs)}
+    for k, (xs, ys) in enumerate(curves):
+        for x, y in zip(xs, ys):
+            table[k, index[x]] = y
+    return epochs, np.nanmean(table, 0), np.nanmin(table, 0), np.nanmax(table, 0)  # every epoch has a run
+
+
+def learning_curves(curves: Mapping[str, Mapping[str, Sequence]], title: str = "") -> Figure:
+    """One row per network: validation mean Dice (left) and training loss (right) per epoch; one line per
+    cell (the mean over its seeds at each epoch) with a min–max band over the seeds.
+
+    ``curves[network][cell label]`` is a list of ``medseg.eval.convergence.Curve`` (one per seed).
+    """
+    networks = [n for n in curves if any(curves[n].values())]
+    if not networks:
+        raise ValueError("learning_curves: no run has CSV logs")
+    fig, axes = plt.subplots(len(networks), 2, figsize=(11, 3.2 * len(networks) + 0.6), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for row, network in enumerate(networks):
+        for i, (label, runs) in enumerate(curves[network].items()):
+            for ax, attr in zip(axes[row], (("val_epochs", "val_dice"), ("loss_epochs", "train_loss"))):
+                pairs = [(getattr(c, attr[0]), getattr(c, attr[1])) for c in runs if getattr(c, attr[0])]
+                if not pairs:
+                    continue
+                x, mean, lo, hi = _band(pairs)
+                ax.plot(x, mean, color=colours(i % 10), label=f"{label} (n={len(pairs)})")
+                if len(pairs) > 1:
+                    ax.fill_between(x, lo, hi, color=colours(i % 10), alpha=0.2, linewidth=0)
+        axes[row][0].set_ylabel(f"{network}\nval mean Dice")
+        axes[row][1].set_ylabel("train loss (epoch mean)")
+        axes[row][0].legend(loc="lower right", fontsize=7)
+        for ax in axes[row]:
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

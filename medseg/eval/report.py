@@ -1,11 +1,14 @@
 """``medseg report RUN_DIRS... --out DIR``: paper-style tables and figures from run folders.
 
-Reads only ``D/results/summary.json`` and ``D/results/dice_per_structure.csv`` (docs/internals.md).
-Runs are grouped into cells (dataset, network, variant, placement); runs of one cell are seeds or
-folds: a subject's Dice is averaged over the runs that tested it. A subject's score is its mean
-foreground Dice (NaN structures excluded), and a cell reports mean ± sample std over subjects
-(scSE MICCAI 2018 Table 1), ΔDice against the no-attention cell of the same network, and the
-two-sided Wilcoxon signed-rank p of that difference paired by subject.
+Reads ``D/results/summary.json`` and ``D/results/dice_per_structure.csv`` (docs/internals.md), and when
+present ``D/config.yaml`` (seed, budget), ``D/results/training.json`` (stop reason) and the CSV logs
+``D/csv/version_*/metrics.csv`` (learning curves). Runs are grouped into cells (dataset, network,
+variant, placement); runs of one cell are seeds or folds. A subject's score is its mean foreground Dice
+(NaN structures excluded). Per cell: the mean over subjects of the seed-averaged scores with its 95 %
+CI (crossed bootstrap over subjects × seeds, ``medseg.eval.stats``), the seed-to-seed std, ΔDice
+against the no-attention cell of the same network with its paired bootstrap CI and the two-sided
+Wilcoxon signed-rank p on the seed-averaged per-subject scores, and convergence: a run is "not
+converged" when its validation Dice was still rising at the end (``medseg.eval.convergence``).
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+import yaml
+
 from medseg.atomic import atomic_write
 from medseg.eval import plots
-from medseg.eval.stats import mean_std, paired, wilcoxon_p
+from medseg.eval.convergence import LAST_FRACTION, RISE_TOLERANCE, Curve, best_epoch, read_curve, still_rising
+from medseg.eval.stats import BOOTSTRAP_RESAMPLES, bootstrap_ci, mean_std, paired, paired_bootstrap_ci, seed_std, wilcoxon_p
 
 REQUIRED_COLUMNS = ("subject", "structure_id", "structure", "dice")
 # option defaults of the blocks (DESIGN.md §2); options equal to these are left out of variant labels
@@ -71,6 +77,37 @@ class RunResult:
     attention_params: int | None
     structures: list[str]
     dice: dict[str, dict[str, float]]
+    seed: int | None = None
+    budget: dict | None = None  # trainer.max_epochs / trainer.max_time of the run's config
+    training: dict | None = None  # results/training.json
+    curve: Curve = field(default_factory=Curve)
+
+    def subject_scores(self) -> dict[str, float]:
+        """Subject → mean foreground Dice of this run (NaN structures excluded)."""
+        subjects = sorted({k for d in self.dice.values() for k in d})
+        out = {}
+        for subject in subjects:
+            v = np.array([self.dice[s].get(subject, math.nan) for s in self.structures])
+            out[subject] = float(np.nanmean(v)) if np.isfinite(v).any() else math.nan
+        return out
+
+    @property
+    def converged(self) -> bool | None:
+        """False when validation Dice was still rising at the end; None when undecidable (no logs)."""
+        rising = still_rising(self.curve.val_dice)
+        return None if rising is None else not rising
+
+
+def _run_config(run_dir: Path) -> dict:
+    """The fit's resolved config (D/config.yaml), else the sweep's run_config.yaml, else {}."""
+    for name in ("config.yaml", "run_config.yaml"):
+        path = run_dir / name
+        if path.is_file():
+            try:
+                return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as error:
+                raise ValueError(f"report: {path} is not valid YAML: {error}") from None
+    return {}
 
 
 def load_run(run_dir: str | Path) -> RunResult:
@@ -102,6 +139,11 @@ def load_run(run_dir: str | Path) -> RunResult:
             raise ValueError(f"report: {csv_path} line {i}: dice {row['dice']!r} is not a number") from None
         dice[row["structure"]][row["subject"]] = value
         order[row["structure"]] = int(row["structure_id"])
+    config = _run_config(run_dir)
+    trainer = config.get("trainer") or {}
+    seed = config.get("seed_everything")
+    training_path = run_dir / "results" / "training.json"
+    training = json.loads(training_path.read_text(encoding="utf-8")) if training_path.is_file() else None
     return RunResult(
         run_dir=run_dir,
         dataset=str(summary.get("dataset") or "dataset"),
@@ -112,6 +154,10 @@ def load_run(run_dir: str | Path) -> RunResult:
         attention_params=summary.get("attention_params"),
         structures=sorted(order, key=order.get),
         dice=dict(dice),
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        budget={k: trainer.get(k) for k in ("max_epochs", "max_time")} if config else None,
+        training=training,
+        curve=read_curve(run_dir),
     )
 
 
@@ -148,6 +194,29 @@ class Cell:
             out[subject] = float(np.nanmean(v)) if np.isfinite(v).any() else math.nan
         return out
 
+    def score_matrix(self, subjects: list[str] | None = None) -> tuple[list[str], np.ndarray]:
+        """Subjects × seeds matrix of subject scores (NaN where no run of that seed tested the subject).
+
+        Runs with the same seed (folds) share a column; runs without a known seed each get their own.
+        """
+        columns: dict[object, list[RunResult]] = defaultdict(list)
+        for i, run in enumerate(self.runs):
+            columns[run.seed if run.seed is not None else ("run", i)].append(run)
+        scores = [[r.subject_scores() for r in runs] for runs in columns.values()]
+        if subjects is None:
+            subjects = sorted({k for col in scores for d in col for k in d})
+        matrix = np.full((len(subjects), len(scores)), math.nan)
+        for j, col in enumerate(scores):
+            for i, subject in enumerate(subjects):
+                v = np.array([d[subject] for d in col if subject in d], dtype=np.float64)
+                if np.isfinite(v).any():
+                    matrix[i, j] = np.nanmean(v)
+        return subjects, matrix
+
+    @property
+    def seeds(self) -> int:
+        return self.score_matrix()[1].shape[1]
+
     @property
     def params(self) -> int | None:
         return self.runs[0].params
@@ -179,25 +248,64 @@ def find_runs(paths: list[str]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def _count(values: list[str]) -> str:
+    """["max_epochs", "early_stopping", "max_epochs"] → "max_epochs×2, early_stopping×1"."""
+    counts: dict[str, int] = defaultdict(int)
+    for v in values:
+        counts[v] += 1
+    return ", ".join(f"{k}×{n}" for k, n in counts.items())
+
+
 def summary_rows(cells: dict, baseline: str = "none") -> list[dict]:
-    """One row per cell: n, mean, std, ΔDice and Wilcoxon p vs the baseline cell, parameters."""
+    """One row per cell: subjects, seeds, mean with its 95 % CI, subject std, seed std, ΔDice vs the
+    baseline cell with its CI and Wilcoxon p, convergence and stop reasons, parameters."""
     rows = []
     for (dataset, network, variant, placement), cell in cells.items():
         subj = cell.subject_dice()
         mean, std = mean_std(list(subj.values()))
+        _, matrix = cell.score_matrix()
+        _, ci_low, ci_high = bootstrap_ci(matrix)
         base = next((c for k, c in cells.items() if k[:2] == (dataset, network) and k[2] == baseline), None)
-        delta = p = math.nan
+        delta = p = d_low = d_high = noise = math.nan
         if base is not None and base is not cell:
-            _, x, y = paired(subj, base.subject_dice())
+            ids, x, y = paired(subj, base.subject_dice())
             if len(x):
                 delta, p = float(np.mean(x - y)), wilcoxon_p(x, y)
+                _, d_low, d_high = paired_bootstrap_ci(cell.score_matrix(ids)[1], base.score_matrix(ids)[1])
+                noise = max((v for v in (seed_std(matrix), seed_std(base.score_matrix()[1])) if math.isfinite(v)),
+                            default=math.nan)
+        converged = [r.converged for r in cell.runs]
         rows.append({
             "dataset": dataset, "network": network, "variant": variant, "placement": placement,
-            "column": cell.column, "runs": len(cell.runs), "subjects": int(sum(np.isfinite(v) for v in subj.values())),
-            "mean_dice": mean, "std_dice": std, "delta_vs_baseline": delta, "wilcoxon_p": p,
+            "column": cell.column, "runs": len(cell.runs), "seeds": matrix.shape[1],
+            "subjects": int(sum(np.isfinite(v) for v in subj.values())),
+            "mean_dice": mean, "ci_low": ci_low, "ci_high": ci_high, "std_dice": std, "seed_std": seed_std(matrix),
+            "delta_vs_baseline": delta, "delta_ci_low": d_low, "delta_ci_high": d_high, "wilcoxon_p": p,
+            # |Δ| > the larger seed std of the two cells (empty when a cell has one seed: noise unknown)
+            "exceeds_seed_noise": "" if not math.isfinite(noise) else abs(delta) > noise,
+            "not_converged": sum(c is False for c in converged), "convergence_known": sum(c is not None for c in converged),
+            "stop_reasons": _count([(r.training or {}).get("stop_reason", "unknown") for r in cell.runs]),
+            "epochs": "/".join(str(len(r.curve.val_epochs) or "?") for r in cell.runs),
+            "best_epochs": "/".join(str(best_epoch(r.curve) if r.curve.val_epochs else "?") for r in cell.runs),
             "params": cell.params, "attention_params": cell.runs[0].attention_params,
         })
     return rows
+
+
+def budget_statement(runs: list[RunResult]) -> str:
+    """Which budget the runs were given (read from their configs): equal epochs, equal wall time, or mixed."""
+    budgets = [r.budget for r in runs]
+    if any(b is None for b in budgets):
+        return "Budget: unknown for some runs (no config.yaml / run_config.yaml in their folders)."
+    times = {json.dumps(b.get("max_time"), sort_keys=True) for b in budgets}
+    epochs = {b.get("max_epochs") for b in budgets}
+    if len(times) == 1 and budgets[0].get("max_time") is not None:
+        cap = f" (and at most {epochs.pop()} epochs)" if len(epochs) == 1 and None not in epochs else ""
+        return f"Budget: equal wall time, `trainer.max_time` = {budgets[0]['max_time']} per run{cap}."
+    if times == {"null"} and len(epochs) == 1:
+        return f"Budget: equal epochs, `trainer.max_epochs` = {epochs.pop()} per run (no wall-time limit)."
+    kinds = sorted({f"max_epochs={b.get('max_epochs')}, max_time={b.get('max_time')}" for b in budgets})
+    return "Budget: **differs between runs** — " + "; ".join(kinds) + "."
 
 
 def structure_rows(cells: dict) -> list[dict]:
@@ -249,7 +357,7 @@ def _markdown(header: list[str], body: list[list[str]]) -> str:
 
 
 def _latex(header: list[str], body: list[list[str]], caption: str) -> str:
-    esc = lambda s: s.replace("±", r"$\pm$").replace("_", r"\_").replace("<", r"$<$").replace("%", r"\%")  # noqa: E731
+    esc = lambda s: s.replace("**", "").replace("†", r"$^\dagger$").replace("×", r"$\times$").replace("±", r"$\pm$").replace("_", r"\_").replace("<", r"$<$").replace("%", r"\%")  # noqa: E731
     lines = [r"\begin{table}[t]", r"\centering", rf"\caption{{{esc(caption)}}}",
              r"\begin{tabular}{l" + "c" * (len(header) - 1) + "}", r"\toprule",
              " & ".join(map(esc, header)) + r" \\", r"\midrule"]
@@ -265,16 +373,36 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def _dice_cell(d: int):
+    def text(r: dict) -> str:
+        mark = f" †{r['not_converged']}/{r['runs']}" if r["not_converged"] else ""
+        return f"{_fmt(r['mean_dice'], d)} [{_fmt(r['ci_low'], d)}, {_fmt(r['ci_high'], d)}]{mark}"
+    return text
+
+
+def _training_cell(r: dict) -> str:
+    known, bad = r["convergence_known"], r["not_converged"]
+    status = "convergence unknown (no CSV logs)" if known == 0 else \
+        f"converged {known - bad}/{r['runs']}" + (f" (**{bad} not**)" if bad else "")
+    return f"{r['stop_reasons']}; {status}"
+
+
 def _tables(rows: list[dict], srows: list[dict], d: int) -> list[tuple[str, list[str], list[list[str]]]]:
     """(caption, header, body) for every table, per dataset."""
     tables = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         rs = [r for r in rows if r["dataset"] == dataset]
         for caption, text in [
-            ("Dice (mean ± std over subjects)", lambda r: f"{_fmt(r['mean_dice'], d)} ± {_fmt(r['std_dice'], d)}"),
-            ("ΔDice vs none (Wilcoxon signed-rank p)",
-             lambda r: "–" if r["variant"] == "none" else f"{_fmt(r['delta_vs_baseline'], d, True)} "
-                                                           f"(p={_fmt_p(r['wilcoxon_p'])})"),
+            ("Dice: mean over subjects of the seed-averaged scores [95 % CI, bootstrap over subjects × seeds]; "
+             "†k/n: k of the cell's n runs not converged", _dice_cell(d)),
+            ("ΔDice vs none [95 % CI] (Wilcoxon signed-rank p on seed-averaged subjects; "
+             "'within seed noise': |Δ| ≤ the larger seed std of the two cells)",
+             lambda r: "–" if r["variant"] == "none" else
+             f"{_fmt(r['delta_vs_baseline'], d, True)} [{_fmt(r['delta_ci_low'], d, True)}, "
+             f"{_fmt(r['delta_ci_high'], d, True)}] (p={_fmt_p(r['wilcoxon_p'])}"
+             f"{'; within seed noise' if r['exceeds_seed_noise'] is False else ''})"),
+            ("Seed-to-seed std of the mean Dice (number of seeds)", lambda r: f"{_fmt(r['seed_std'], d)} (n={r['seeds']})"),
+            ("Training: stop reasons; converged runs (rule: medseg.eval.convergence)", _training_cell),
             ("Parameters (attention parameters)",
              lambda r: f"{r['params']:,} ({r['attention_params'] or 0:,})" if r["params"] is not None else "n/a"),
         ]:
@@ -294,6 +422,15 @@ def _figures(cells: dict, baseline: str):
     by_net: dict[tuple[str, str], list[Cell]] = defaultdict(list)
     for (dataset, network, *_), cell in cells.items():
         by_net[(dataset, network)].append(cell)
+    for dataset in dict.fromkeys(k[0] for k in by_net):
+        curves = {network: {c.column + (" †" if any(r.converged is False for r in c.runs) else ""):
+                            [r.curve for r in c.runs if not r.curve.empty]
+                            for c in sorted(group, key=lambda c: _column_order(c.column))}
+                  for (ds, network), group in sorted(by_net.items(), key=lambda kv: _order(NETWORK_ORDER, kv[0][1]))
+                  if ds == dataset}
+        if any(v for cols in curves.values() for v in cols.values()):
+            yield f"learning_curves_{safe(dataset)}.png", plots.learning_curves(
+                curves, title=f"{dataset}: validation mean Dice and training loss per epoch (band: min–max over seeds)")
     for (dataset, network), group in by_net.items():
         structures = list(dict.fromkeys(s for c in group for s in c.structures))
         dice = {c.column: {s: list(c.structure_dice(s).values()) for s in structures}
@@ -335,8 +472,17 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str = "none
     rows, srows = summary_rows(cells, baseline), structure_rows(cells)
     out_dir = Path(out)
     tables = _tables(rows, srows, decimals)
-    md = [f"# medseg report\n\n{len(runs)} runs, {len(cells)} cells. Δ and p: paired by subject against "
-          f"`{baseline}` (two-sided Wilcoxon signed-rank).\n"]
+    seeds = sorted({r["seeds"] for r in rows})
+    md = [f"# medseg report\n\n{len(runs)} runs, {len(cells)} cells, {'/'.join(map(str, seeds))} seed(s) per cell. "
+          f"{budget_statement(runs)}\n\n"
+          "Protocol: a subject's score is its mean foreground Dice; a cell's Dice is the mean over test subjects "
+          "of the seed-averaged scores, with a 95 % percentile CI from a crossed bootstrap over subjects × seeds "
+          f"({BOOTSTRAP_RESAMPLES:,} resamples, fixed RNG). Δ: paired by subject against `{baseline}` of the same "
+          "network, CI from the same bootstrap (subjects paired, seeds per cell), p from the two-sided Wilcoxon "
+          "signed-rank test on the seed-averaged per-subject scores. Seed std: sample std of the seeds' mean Dice — "
+          "a Δ smaller than it is within seed noise. "
+          f"Not converged (†): the best validation mean Dice in the last {LAST_FRACTION:.0%} of a run's validation "
+          f"epochs exceeds the best before them by more than {RISE_TOLERANCE} (still rising).\n"]
     md += [f"\n## {cap}\n\n" + _markdown(h, b) for cap, h, b in tables]
     figures = list(_figures(cells, baseline))
     md.append("\n## Figures\n\n" + "".join(f"![{name}]({name})\n" for name, _ in figures))

@@ -3,6 +3,7 @@
 import csv
 import statistics
 
+import numpy as np
 import pytest
 
 from medseg.eval.report import load_run, placement_label, report, variant_label
@@ -52,10 +53,13 @@ def test_per_structure_table_matches_hand_computation(reported):
 def test_markdown_latex_and_figures_are_written(reported):
     out, _ = reported
     md = (out / "report.md").read_text(encoding="utf-8")
-    expected = f"{statistics.fmean(SCSE_MEANS):.3f} ± {statistics.stdev(SCSE_MEANS):.3f}"
+    with (out / "summary.csv").open(encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["column"] == "scse@all")
+    expected = f"{statistics.fmean(SCSE_MEANS):.3f} [{float(row['ci_low']):.3f}, {float(row['ci_high']):.3f}]"
     assert expected in md and "| network | none | scse@all | scse@encoder |" in md
+    assert "Budget: unknown" in md and "convergence unknown (no CSV logs)" in md  # fixtures without configs/logs
     tex = (out / "report.tex").read_text(encoding="utf-8")
-    assert r"\begin{tabular}" in tex and expected.replace("±", r"$\pm$") in tex
+    assert r"\begin{tabular}" in tex and expected in tex
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == ["boxplot_toy_sdnet.png", "boxplot_toy_unet.png", "placement_toy_unet_scse.png"]
     assert all((out / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
@@ -95,3 +99,65 @@ def test_box_plot_legend_follows_the_paper_order(tmp_path):
     name, figure = next(_figures(cells, "none"))
     labels = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
     assert name == "boxplot_toy_unet.png" and labels == ["none", "cse", "sse", "scse"]
+
+
+# ---------------------------------------------------------------- two seeds: CIs, seed std, convergence, curves
+from medseg.eval.stats import bootstrap_ci, paired_bootstrap_ci  # noqa: E402
+from tests.eval.report_fixtures import SEED_SHIFT, SUBJECTS, make_seed_grid  # noqa: E402
+
+
+def _seed_matrix(means, shift):
+    """Subjects × seeds as the fixtures build them: seed 0 = m + shift, seed 1 = m - shift."""
+    return np.array([[m + shift, m - shift] for m in means])
+
+
+@pytest.fixture()
+def seed_report(tmp_path):
+    make_seed_grid(tmp_path / "runs")
+    assert report([str(tmp_path / "runs")], out=str(tmp_path / "out")) == 0
+    with (tmp_path / "out" / "summary.csv").open(encoding="utf-8") as f:
+        rows = {r["column"]: r for r in csv.DictReader(f)}
+    return tmp_path / "out", rows
+
+
+def test_two_seed_grid_ci_seed_std_and_delta(seed_report):
+    _, rows = seed_report
+    none, scse = _seed_matrix(NONE_MEANS, SEED_SHIFT["none"]), _seed_matrix(SCSE_MEANS, SEED_SHIFT["scse"])
+    for column, matrix, shift in (("none", none, SEED_SHIFT["none"]), ("scse", scse, SEED_SHIFT["scse"])):
+        row = rows[column]
+        assert row["seeds"] == "2" and row["runs"] == "2" and row["subjects"] == str(len(SUBJECTS))
+        # seed means differ by 2·shift → sample std = 2·shift/√2
+        assert float(row["seed_std"]) == pytest.approx(statistics.stdev([shift, -shift]))
+        _, lo, hi = bootstrap_ci(matrix)  # the report's bootstrap on the hand-built matrix
+        assert (float(row["ci_low"]), float(row["ci_high"])) == pytest.approx((lo, hi))
+        assert lo < statistics.fmean(NONE_MEANS if column == "none" else SCSE_MEANS) < hi
+    delta, lo, hi = paired_bootstrap_ci(scse, none)
+    assert float(rows["scse"]["delta_vs_baseline"]) == pytest.approx(delta)
+    assert (float(rows["scse"]["delta_ci_low"]), float(rows["scse"]["delta_ci_high"])) == pytest.approx((lo, hi))
+    # Wilcoxon on seed-averaged subjects: the seed shifts cancel → the same p as the one-seed hand computation
+    diffs = [a - b for a, b in zip(SCSE_MEANS, NONE_MEANS)]
+    assert float(rows["scse"]["wilcoxon_p"]) == pytest.approx(exact_signed_rank_p([round(d, 6) for d in diffs]))
+    # |Δ| = 1/60 < seed std of scse (0.042): within seed noise
+    assert rows["scse"]["exceeds_seed_noise"] == "False"
+
+
+def test_two_seed_grid_convergence_marks_and_budget(seed_report):
+    out, rows = seed_report
+    assert rows["none"]["not_converged"] == "0" and rows["none"]["convergence_known"] == "2"
+    assert rows["scse"]["not_converged"] == "1" and "max_epochs×1" in rows["scse"]["stop_reasons"]
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert f"[{float(rows['scse']['ci_low']):.3f}, {float(rows['scse']['ci_high']):.3f}] †1/2 |" in md
+    assert "early_stopping×2; converged 2/2" in md and "0.042 (n=2)" in md and "within seed noise" in md
+    assert "equal epochs, `trainer.max_epochs` = 20 per run" in md
+    png = out / "learning_curves_toy.png"
+    assert png.read_bytes()[:4] == b"\x89PNG" and "learning_curves_toy.png" in md
+
+
+def test_wall_time_budget_and_mixed_budgets_are_stated(tmp_path):
+    make_seed_grid(tmp_path / "timed", trainer={"max_time": "00:00:10:00", "max_epochs": 1000})
+    report([str(tmp_path / "timed")], out=str(tmp_path / "o1"))
+    md = (tmp_path / "o1" / "report.md").read_text(encoding="utf-8")
+    assert "equal wall time, `trainer.max_time` = 00:00:10:00 per run (and at most 1000 epochs)" in md
+    write_run(tmp_path / "timed", "unet-sse", "unet", "sse", "all", NONE_MEANS, seed=0, trainer={"max_epochs": 5})
+    report([str(tmp_path / "timed")], out=str(tmp_path / "o2"))
+    assert "**differs between runs**" in (tmp_path / "o2" / "report.md").read_text(encoding="utf-8")

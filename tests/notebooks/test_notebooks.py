@@ -10,7 +10,8 @@ REPO = Path(__file__).resolve().parents[2]
 # notebook -> files (glob patterns) it must leave under its WORKDIR
 EXPECTED = {
     "01_quickstart": ["dice_per_structure.png", "unet-scse/results/summary.json"],
-    "02_reproduce_scse_table": ["report/report.md", "report/boxplot_*_unet.png"],
+    "02_reproduce_scse_table": ["report/report.md", "report/boxplot_*_unet.png", "report/learning_curves_*.png",
+                                "runs/*seed1*/results/training.json"],
     "03_attention_maps": ["attention_maps.png"],
 }
 

@@ -1,0 +1,57 @@
+"""The realistic-brain grids (issue 11) expand as intended and their base config parses."""
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from medseg.engine.cli import run_lightning_cli
+from medseg.sweep import expand, load_grid
+
+EXPERIMENTS = Path(__file__).parents[2] / "experiments"
+
+
+def _cells(path):
+    runs = expand(load_grid(EXPERIMENTS / path), "runs")
+    return runs, Counter((r.config["model"]["network"]["name"], yaml.safe_dump(r.config["model"]["network"]["attention"]))
+                         for r in runs)
+
+
+def _check_protocol(runs):
+    for run in runs:
+        c = run.config
+        assert c["data"]["manifest"] == "data/brain/dataset.json" and c["model"]["loss"]["name"] == "weighted_ce_dice"
+        stopper = [cb for cb in c["trainer"]["callbacks"] if cb["class_path"].endswith("EarlyStopping")]
+        assert stopper and stopper[0]["init_args"]["monitor"] == "val/mean_dice"
+    assert sorted(Counter(r.config["seed_everything"] for r in runs).values()) == [len(runs) // 3] * 3
+
+
+def test_scse_brain_grid_is_two_networks_by_four_variants_by_three_seeds():
+    runs, cells = _cells("scse_miccai2018/brain.yaml")
+    assert len(runs) == 24 and len(cells) == 8 and set(cells.values()) == {3}
+    assert {n for n, _ in cells} == {"unet", "quicknat"}
+    _check_protocol(runs)
+
+
+def test_aggregation_brain_grid_is_quicknat_by_five_variants_by_three_seeds():
+    runs, cells = _cells("tmi2019/aggregation_brain.yaml")
+    assert len(runs) == 15 and len(cells) == 5 and {n for n, _ in cells} == {"quicknat"}
+    aggregations = {r.config["model"]["network"]["attention"]["aggregation"] for r in runs
+                    if isinstance(r.config["model"]["network"]["attention"], dict)}
+    assert aggregations == {"add", "max", "mul", "concat"}
+    _check_protocol(runs)
+
+
+def test_wall_time_budget_reaches_every_run_config(tmp_path):
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"base": str(EXPERIMENTS / "scse_miccai2018" / "base_brain.yaml"), "root": "r",
+                                    "set": {"trainer.max_time": "00:00:15:00"}, "seeds": [0, 1]}))
+    assert {r.config["trainer"]["max_time"] for r in expand(load_grid(grid))} == {"00:00:15:00"}
+
+
+def test_brain_base_config_parses(capsys):
+    with pytest.raises(SystemExit) as stop:
+        run_lightning_cli(["fit", "--config", str(EXPERIMENTS / "scse_miccai2018" / "base_brain.yaml"), "--print_config"])
+    out = capsys.readouterr().out
+    assert stop.value.code == 0 and "EarlyStopping" in out and "weighted_ce_dice" in out
