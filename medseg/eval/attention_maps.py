@@ -116,7 +116,7 @@ def run_attention_figure(run_dir: str | Path, subject: int = 0, slice_index: int
     of the run's plane), from ``D/config.yaml`` (data section) and ``D/checkpoints/<checkpoint>``."""
     from medseg.data import SegmentationDataModule
     from medseg.data.slicing import PLANE_AXIS
-    from medseg.engine.module import SegmentationModule
+    from medseg.engine.checkpoint import load_module
 
     run_dir = Path(run_dir)
     config_path, ckpt = run_dir / "config.yaml", run_dir / "checkpoints" / checkpoint
@@ -132,7 +132,7 @@ def run_attention_figure(run_dir: str | Path, subject: int = 0, slice_index: int
     volume, axis = volumes[subject], PLANE_AXIS[data["plane"]]
     image, label = torch.as_tensor(np.asarray(volume.image)), torch.as_tensor(np.asarray(volume.label))
     index = image.shape[axis + 1] // 2 if slice_index is None else slice_index
-    net = SegmentationModule.load_from_checkpoint(ckpt, map_location="cpu").net
+    net = load_module(ckpt, "medseg maps").net
     maps = collect_attention(net, image.select(axis + 1, index)[None].float())
     return attention_figure(image[0].select(axis, index), maps, label.select(axis, index),
                             title=f"{run_dir.name}: {data['plane']} slice {index} of test subject {subject}")
