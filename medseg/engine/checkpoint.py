@@ -41,11 +41,20 @@ def read_checkpoint(path: str | os.PathLike, what: str = "--ckpt_path") -> dict[
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - zip, pickle and EOF errors all mean "not a checkpoint"
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{what}: {path} is not a readable checkpoint (corrupt or not a torch file): {reason}") from error
+        raise CheckpointError(f"{what}: {path} is not a readable checkpoint (corrupt, truncated or not a torch "
+                              f"file): {_reason(error)}") from error
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{what}: {path} is not a Lightning checkpoint (no state_dict)")
     return checkpoint
+
+
+def _reason(error: Exception) -> str:
+    """The informative line of a ``torch.load`` error (its weights-only message is a page of advice)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    marker = next((i for i, line in enumerate(lines) if "WeightsUnpickler error" in line), None)
+    if marker is not None and marker + 1 < len(lines):
+        return f"not tensors only ({lines[marker + 1]})"
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def _plain(value: Any) -> Any:
