@@ -26,7 +26,9 @@ but s), ``cumulative`` (first k sites, k = 1..n); ``with_all: true`` adds "all".
 Each run gets ``root/<readable name>-<hash of its merged config>/`` holding ``run_config.yaml`` (the
 merged config, ``trainer.default_root_dir`` = that folder). A run is complete when
 ``results/summary.json`` exists; an interrupted fit resumes from ``checkpoints/last.ckpt``; so
-re-running a sweep after a crash finishes only the missing runs.
+re-running a sweep after a crash finishes only the missing runs. The sweep holds each run folder's lock
+(:mod:`medseg.run_folder`) while it runs it and skips, saying so, a run that another process holds, so
+two sweeps on the same grid share the work instead of running a cell twice.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import fnmatch
 import hashlib
 import itertools
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -50,6 +53,7 @@ import yaml
 from tqdm import tqdm
 
 from medseg.atomic import atomic_write
+from medseg.run_folder import LOCK_ENV, RunFolderLocked, RunLock
 
 GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm"}
 GENERATORS = ("one_at_a_time", "leave_one_out", "cumulative")
@@ -211,6 +215,8 @@ def _commands(run: Run, program: list[str], checkpoint: str) -> list[list[str]]:
     fit = [*program, "fit", "--config", cfg]
     if run.status == "partial":
         fit += ["--ckpt_path", str(run.last_ckpt)]
+    elif (run.dir / "config.yaml").is_file():  # a fit killed before its first checkpoint: start it again
+        fit += ["--ckpt_path", "last"]
     test = [*program, "test", "--config", cfg, "--ckpt_path", str(run.dir / "checkpoints" / checkpoint)]
     return [test] if run.status == "fitted" else [fit, test]
 
@@ -223,10 +229,12 @@ def _slurm_script(grid: dict, commands_file: Path, n: int, root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _in_process(args: list[str], log) -> int:
+def _in_process(args: list[str], log, token: str) -> int:
     """``medseg.cli.main(args)`` in this process (no interpreter start-up per stage); errors → exit code 1."""
     from medseg.cli import main
 
+    previous = os.environ.get(LOCK_ENV)
+    os.environ[LOCK_ENV] = token  # the run folder's lock is ours: let the stage work under it
     try:
         with contextlib.redirect_stdout(log):
             return main(args)
@@ -235,18 +243,24 @@ def _in_process(args: list[str], log) -> int:
         return 1
     except SystemExit as stop:  # jsonargparse exits on bad options
         return stop.code if isinstance(stop.code, int) else 1
+    finally:
+        if previous is None:
+            os.environ.pop(LOCK_ENV, None)
+        else:
+            os.environ[LOCK_ENV] = previous
 
 
-def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool = False) -> int:
+def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool, token: str) -> int:
+    """fit and test of one run, whose folder lock the caller holds (``token`` lets the stages in)."""
     for cmd in _commands(run, program, checkpoint):
         stage = cmd[len(program)]
         with (run.dir / f"{stage}.log").open("a", encoding="utf-8") as log:
             log.write(f"$ {shlex.join(cmd)}\n")
             log.flush()
             if in_process:
-                code = _in_process(cmd[len(program):], log)
+                code = _in_process(cmd[len(program):], log, token)
             else:
-                code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
+                code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, LOCK_ENV: token})
         if code != 0:
             return code
         if stage == "fit":
@@ -313,11 +327,21 @@ def sweep(
         if print_commands:
             print("\n".join(lines))
         return 0
-    failed = []
+    failed, skipped = [], []
     print(f"sweep: {len(runs)} runs, {len(runs) - len(pending)} already complete", flush=True)
     for r in tqdm(pending, desc="sweep", unit="run"):
-        tqdm.write(f"sweep: {r.name} ({r.status}) → {r.dir}")
-        code = _run_one(r, program, checkpoint, in_process)
+        try:
+            lock = RunLock(r.dir).acquire()
+        except RunFolderLocked as busy:
+            skipped.append(r)
+            tqdm.write(f"sweep: skipped {r.name}: {busy}")
+            continue
+        with lock:
+            if r.done:
+                tqdm.write(f"sweep: {r.name} was completed by another process meanwhile")
+                continue
+            tqdm.write(f"sweep: {r.name} ({r.status}) → {r.dir}")
+            code = _run_one(r, program, checkpoint, in_process, lock.token)
         if code != 0:
             failed.append(r)
             tqdm.write(f"sweep: run {r.name} failed with exit code {code}; see {r.dir}/fit.log and test.log")
@@ -326,5 +350,9 @@ def sweep(
     if failed:
         print(f"sweep: {len(failed)} run(s) failed; re-run the same command to resume", file=sys.stderr)
         return 1
+    if skipped:
+        print(f"sweep: {len(skipped)} run(s) skipped because another process holds them "
+              f"({', '.join(r.name for r in skipped)}); re-run the same command later to finish them")
+        return 0
     print(f"sweep: all {len(runs)} runs complete under {Path(root or spec['root'])}")
     return 0

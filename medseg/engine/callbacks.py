@@ -10,6 +10,9 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from medseg.engine.checkpoint import RunFolderCheckpointIO
 
 
 class AtomicModelCheckpoint(ModelCheckpoint):
@@ -18,7 +21,16 @@ class AtomicModelCheckpoint(ModelCheckpoint):
 
     With ``save_last`` it writes ``last.ckpt`` at the end of *every* epoch (after validation when there
     is one), also with ``save_top_k=0``: Lightning alone writes "last" only beside a top-k save, or at
-    the end of training, so a killed fit would have nothing to resume from."""
+    the end of training, so a killed fit would have nothing to resume from.
+
+    It also makes the trainer save through :class:`RunFolderCheckpointIO` (unless another checkpoint IO
+    was configured), so every temp file of a save lies in ``dirpath``; a killed save leaves at most a
+    ``*.tmp`` there, which the next run in D removes (:func:`medseg.run_folder.remove_stale_temp_files`)."""
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = RunFolderCheckpointIO()
 
     def _save_last_each_epoch(self, trainer: pl.Trainer, at_train_epoch_end: bool) -> None:
         if (

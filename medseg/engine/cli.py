@@ -2,14 +2,22 @@
 
 Run folder D = ``trainer.default_root_dir``. The CLI adds, for every subcommand:
 ``D/config.yaml`` (fit; other subcommands ``D/config_<subcommand>.yaml``), ``D/checkpoints/last.ckpt``
-each epoch (written atomically, RNG states included), ``--ckpt_path last`` resolved to that file
-(fit starts fresh with a warning if it does not exist yet; the other subcommands fail), and loggers
-from the ``logging:`` section (CSV by default; wandb offline by default; TensorBoard optional) unless
-``trainer.logger`` is given explicitly.
+each epoch (written atomically, RNG states included), ``--ckpt_path last|best`` resolved to
+``D/checkpoints/<name>.ckpt`` (fit starts fresh with a warning if ``last`` does not exist yet; otherwise a
+missing file is an error), and loggers from the ``logging:`` section (CSV by default; wandb offline by
+default; TensorBoard optional) unless ``trainer.logger`` is given explicitly.
+
+A checkpoint never replaces the config: the YAML's ``model:`` section is the model; a checkpoint whose
+network differs (``medseg.engine.checkpoint.NETWORK_KEYS``) is an error naming both values, and
+unreadable checkpoints (``--ckpt_path``, ``model.inference.views``) are errors naming the file.
+D is locked while the command runs (``medseg.run_folder``); a fresh fit in a folder holding an earlier
+fit is refused unless ``--overwrite true`` (earlier files → ``D/previous/<stamp>/``); predict moves
+earlier ``D/predictions/`` files to ``D/predictions/previous/<stamp>/``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass
@@ -20,9 +28,12 @@ from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
+from medseg.backup import move_to_backup
 from medseg.engine.callbacks import AtomicModelCheckpoint, RNGStateCallback
+from medseg.engine.checkpoint import CheckpointError, named_checkpoint, network_conflicts, read_checkpoint
 from medseg.engine.module import SegmentationModule
 from medseg.engine.stop_reason import StopReasonCallback
+from medseg.run_folder import RunFolderError, RunLock, backup_run, previous_fit, remove_stale_temp_files
 
 DEFAULT_ROOT = "runs/default"
 
@@ -52,30 +63,99 @@ class RunFolderConfig(SaveConfigCallback):
         if trainer.is_global_zero:
             root = Path(trainer.default_root_dir)
             root.mkdir(parents=True, exist_ok=True)
-            self.parser.save(self.config, root / self.config_filename, skip_none=False, overwrite=True, multifile=False)
+            config = self.config.clone()
+            if "overwrite" in config:
+                config.overwrite = False  # re-running the saved config must not overwrite this run
+            self.parser.save(config, root / self.config_filename, skip_none=False, overwrite=True, multifile=False)
         self.already_saved = True
 
 
+def _launch_rank_zero() -> bool:
+    """True in the process that starts a run (not in DDP worker ranks > 0, which Lightning or torchrun start)."""
+    return all(int(os.environ.get(k) or 0) == 0 for k in ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID"))
+
+
 class MedsegCLI(LightningCLI):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._exit = contextlib.ExitStack()  # the run-folder lock, released however the run ends
+        self._checkpoint: Optional[dict[str, Any]] = None
+        with self._exit:
+            super().__init__(*args, **kwargs)
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         for key in ("num_classes", "in_channels", "spatial_dims", "plane", "class_names"):
             parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
         parser.add_class_arguments(LoggingConfig, "logging")
+        parser.add_argument(
+            "--overwrite", type=bool, default=False,
+            help="fit: start afresh in a run folder that holds an earlier fit, moving its files to D/previous/<timestamp>/",
+        )
         parser.set_defaults({"trainer.default_root_dir": DEFAULT_ROOT})
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning would replace the ``model:`` config by the checkpoint's hyper-parameters here; medseg
+        keeps the config and checks the checkpoint against it instead (``after_instantiate_classes``)."""
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
         name = "config.yaml" if self.subcommand == "fit" else f"config_{self.subcommand}.yaml"
         self.save_config_kwargs = {**self.save_config_kwargs, "config_filename": name}
-        if config.get("ckpt_path") == "last":
-            last = _root(config.trainer) / "checkpoints" / "last.ckpt"
-            if last.is_file():
-                config.ckpt_path = str(last)
-            elif self.subcommand == "fit":
-                warnings.warn(f"--ckpt_path last: {last} does not exist yet; starting a new fit", stacklevel=1)
+        root = _root(config.trainer)
+        requested = config.get("ckpt_path")
+        named = named_checkpoint(requested, root)
+        if named is not None:
+            if named.is_file():
+                config.ckpt_path = str(named)
+            elif self.subcommand == "fit" and requested == "last":
+                warnings.warn(f"--ckpt_path last: {named} does not exist yet; starting a new fit", stacklevel=1)
                 config.ckpt_path = None
             else:
-                raise FileNotFoundError(f"--ckpt_path last: no checkpoint at {last} (run `medseg fit` with this config first)")
+                raise FileNotFoundError(f"--ckpt_path {requested}: no checkpoint at {named} (run `medseg fit` with this config first)")
+        if _launch_rank_zero():
+            self._exit.enter_context(RunLock(root))
+            if self.subcommand == "fit":
+                self._guard_fresh_fit(root, config.ckpt_path, requested == "last", bool(config.get("overwrite")))
+            if self.subcommand == "predict" and (root / "predictions").is_dir():
+                earlier = [p for p in (root / "predictions").iterdir() if p.name != "previous"]
+                move_to_backup(earlier, root / "predictions" / "previous", f"{root / 'predictions'}")
+            if (root / "checkpoints").is_dir():
+                remove_stale_temp_files(root / "checkpoints")
+        if config.ckpt_path:
+            self._checkpoint = read_checkpoint(config.ckpt_path)
+        inference = config.model.get("inference") if config.get("model") else None
+        for plane, path in ((inference or {}).get("views") or {}).items():
+            read_checkpoint(path, f"model.inference.views.{plane}")
+
+    @staticmethod
+    def _guard_fresh_fit(root: Path, ckpt_path: Optional[str], resume_last: bool, overwrite: bool) -> None:
+        """A fit in D either resumes D's own checkpoint or starts in a folder without an earlier fit."""
+        own = ckpt_path is not None and Path(ckpt_path).resolve().parent == (root / "checkpoints").resolve()
+        if own or resume_last:
+            if overwrite:
+                raise RunFolderError(f"--overwrite true and --ckpt_path {ckpt_path or 'last'} contradict: "
+                                     "resume the run, or start it again without --ckpt_path")
+            return
+        earlier = previous_fit(root)
+        if not earlier:
+            return
+        if overwrite:
+            backup_run(root)
+            return
+        raise RunFolderError(
+            f"run folder {root} already holds a fit ({', '.join(str(p) for p in earlier)}): resume it with "
+            "`--ckpt_path last`, choose another trainer.default_root_dir, or pass `--overwrite true` to start "
+            f"again (the earlier files are moved to {root / 'previous'}/<timestamp>/)"
+        )
+
+    def after_instantiate_classes(self) -> None:
+        if self._checkpoint is None:
+            return
+        path = self.config[self.subcommand].ckpt_path
+        conflicts = network_conflicts(dict(self.model.hparams), self._checkpoint.get("hyper_parameters") or {})
+        self._checkpoint = None
+        if conflicts:
+            raise CheckpointError(f"--ckpt_path {path} was made for another network than the config's:\n  "
+                                  + "\n  ".join(conflicts) + "\nuse the config that trained it, or another checkpoint")
 
     def _loggers(self, root: Path, config: LoggingConfig) -> list[Logger]:
         loggers: list[Logger] = []

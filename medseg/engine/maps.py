@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from medseg.atomic import atomic_write
 from medseg.data import SegmentationDataModule
 from medseg.data.slicing import PLANE_AXIS
-from medseg.engine.module import SegmentationModule
+from medseg.engine.checkpoint import load_module
 from medseg.eval.attention_maps import attention_figure, collect_attention
 
 
@@ -41,7 +41,7 @@ def run_attention_figure(run_dir: str | Path, subject: int = 0, slice_index: int
     volume, axis = volumes[subject], PLANE_AXIS[data["plane"]]
     image, label = torch.as_tensor(np.asarray(volume.image)), torch.as_tensor(np.asarray(volume.label))
     index = image.shape[axis + 1] // 2 if slice_index is None else slice_index
-    net = SegmentationModule.load_from_checkpoint(ckpt, map_location="cpu").net
+    net = load_module(ckpt, "medseg maps").net
     maps = collect_attention(net, image.select(axis + 1, index)[None].float())
     return attention_figure(image[0].select(axis, index), maps, label.select(axis, index),
                             title=f"{run_dir.name}: {data['plane']} slice {index} of test subject {subject}")

@@ -23,6 +23,7 @@ from torch import nn
 
 from medseg.data.preprocess import to_original_grid
 from medseg.data.readers import write_volume
+from medseg.engine.checkpoint import load_module
 from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, OptimizerConfig
 from medseg.engine.distributed import gather_by_id
 from medseg.engine.inference import predict_volume
@@ -116,7 +117,7 @@ class SegmentationModule(pl.LightningModule):
         for plane, path in self.inference_config.views.items():
             if plane == self.plane:
                 raise ValueError(f"model.inference.views: plane {plane!r} is this model's own plane; list only the others")
-            other = type(self).load_from_checkpoint(path, map_location=self.device, weights_only=True)
+            other = load_module(path, f"model.inference.views.{plane}", type(self)).to(self.device)
             if other.num_classes != self.num_classes:
                 raise ValueError(f"{path}: {other.num_classes} classes, this model has {self.num_classes}")
             self._other_views[plane] = other.net.eval()

@@ -16,8 +16,6 @@ import io
 import json
 import math
 import os
-import shutil
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,6 +23,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from medseg.atomic import atomic_write
+from medseg.backup import move_to_backup
 from medseg.eval.metrics import mean_foreground
 
 CSV_NAME = "dice_per_structure.csv"
@@ -87,19 +86,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 def backup_previous(results_dir: str | os.PathLike) -> Path | None:
     """Move existing results files to ``results/previous/<timestamp>/``; return that folder (or None)."""
     results_dir = Path(results_dir)
-    existing = [results_dir / n for n in (CSV_NAME, SUMMARY_NAME) if (results_dir / n).exists()]
-    if not existing:
-        return None
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    backup = results_dir / "previous" / stamp
-    suffix = 1
-    while backup.exists():
-        backup, suffix = results_dir / "previous" / f"{stamp}-{suffix}", suffix + 1
-    backup.mkdir(parents=True)
-    for path in existing:
-        shutil.move(str(path), backup / path.name)
-    warnings.warn(f"{results_dir}: previous results moved to {backup}", stacklevel=2)
-    return backup
+    return move_to_backup([results_dir / CSV_NAME, results_dir / SUMMARY_NAME], results_dir / "previous", str(results_dir))
 
 
 def write_results(results_dir: str | os.PathLike, rows: list[dict[str, Any]], summary: dict[str, Any]) -> tuple[Path, Path]:

@@ -4,6 +4,7 @@ Only the DDP run is a subprocess (each costs an interpreter start and imports); 
 """
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -88,6 +89,18 @@ def test_maps_subcommand_writes_the_attention_figure(run, tmp_path):
         main(["maps", str(run / "run"), "--checkpoint", "nope.ckpt"])
 
 
+def test_maps_with_a_truncated_checkpoint_names_its_path(run, tmp_path):
+    from medseg.cli import main
+
+    (tmp_path / "checkpoints").mkdir()
+    shutil.copy(run / "run" / "config.yaml", tmp_path / "config.yaml")
+    good = (run / "run" / "checkpoints" / "last.ckpt").read_bytes()
+    (tmp_path / "checkpoints" / "last.ckpt").write_bytes(good[: len(good) // 2])
+    with pytest.raises(Exception, match=f"{tmp_path / 'checkpoints' / 'last.ckpt'} is not a readable checkpoint"):
+        main(["maps", str(tmp_path), "--out", str(tmp_path / "maps.png")])
+    assert not (tmp_path / "maps.png").exists()
+
+
 def test_fit_without_validation_subjects_warns_and_checkpoints(tmp_path):
     """MALC's QuickNAT protocol has no validation split: fit must run (and checkpoint) without one."""
     synth("malc", str(tmp_path / "data"), subjects=3, size=16, validation=0, test=1)
@@ -103,3 +116,21 @@ def test_fit_without_validation_subjects_warns_and_checkpoints(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()
     with pytest.raises(ValueError, match="split 'validation' has no subjects"):
         run_lightning_cli(["validate", "--config", str(tmp_path / "config.yaml"), "--ckpt_path", "last"])
+
+
+def test_predict_again_keeps_the_earlier_predictions_as_a_backup(run, tmp_path):
+    data = run / "data"
+    manifest = json.loads((data / "dataset.json").read_text(encoding="utf-8"))
+    manifest["test"] = manifest["test"][:1]
+    (tmp_path / "one.json").write_text(json.dumps({**manifest, "test": [
+        {**manifest["test"][0], "image": str(data / manifest["test"][0]["image"])}]}), encoding="utf-8")
+    args = ["predict", "--config", str(run / "config.yaml"), "--ckpt_path", str(run / "run" / "checkpoints" / "last.ckpt"),
+            "--data.manifest", str(tmp_path / "one.json"), "--trainer.default_root_dir", str(tmp_path / "D")]
+    run_lightning_cli(args)
+    subject = f"{manifest['test'][0]['id']}.nii.gz"
+    first = (tmp_path / "D" / "predictions" / subject).read_bytes()
+    with pytest.warns(UserWarning, match="previous files moved to"):
+        run_lightning_cli(args)
+    backups = list((tmp_path / "D" / "predictions" / "previous").iterdir())
+    assert len(backups) == 1 and (backups[0] / subject).read_bytes() == first
+    assert (tmp_path / "D" / "predictions" / subject).is_file()

@@ -148,3 +148,18 @@ def test_killed_sweep_rerun_executes_only_missing_runs(tmp_path):
     assert [r.status for r in runs] == ["done"] * 3
     assert len(calls(runs[0].dir)) == 2
     assert "--ckpt_path" in calls(runs[1].dir)[1]
+
+
+def test_sweep_skips_a_run_held_by_another_process_and_says_so(tmp_path, capsys):
+    from medseg.run_folder import RunLock
+
+    path = write_grid(tmp_path)
+    runs = expand(load_grid(path))
+    with RunLock(runs[1].dir):  # another `medseg sweep` or `medseg fit` working in that folder
+        assert sweep(str(path)) == 0
+        out = capsys.readouterr()
+        assert f"skipped {runs[1].name}" in out.out and f"in use by process {os.getpid()}" in out.out
+        assert "1 run(s) skipped because another process holds them" in out.out
+        assert [r.status for r in runs] == ["done", "todo", "done"] and calls(runs[1].dir) == []
+    assert sweep(str(path)) == 0
+    assert [r.status for r in runs] == ["done"] * 3 and len(calls(runs[0].dir)) == 2
