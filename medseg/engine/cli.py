@@ -20,6 +20,7 @@ from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
+from medseg.engine.acceleration import wants_cudnn_benchmark
 from medseg.engine.callbacks import AtomicModelCheckpoint, RNGStateCallback
 from medseg.engine.module import SegmentationModule
 
@@ -97,6 +98,12 @@ class MedsegCLI(LightningCLI):
         callbacks += [AtomicModelCheckpoint(dirpath=root / "checkpoints", save_last=True, save_top_k=0), RNGStateCallback()]
         kwargs.setdefault("callbacks", callbacks)
         kwargs.setdefault("default_root_dir", str(root))
+        data = getattr(self, "datamodule", None)
+        conform = (getattr(data, "hparams", None) or {}).get("conform")
+        if trainer_config.get("benchmark") is None and wants_cudnn_benchmark(
+            getattr(data, "spatial_dims", None), conform, trainer_config.get("deterministic")
+        ):
+            kwargs.setdefault("benchmark", True)  # fixed-size 2D slices: let cuDNN pick the fastest kernels
         if trainer_config.get("logger") in (None, True):
             logging = self._get(self.config_init, "logging")
             logging = logging if isinstance(logging, LoggingConfig) else LoggingConfig(**vars(logging))
