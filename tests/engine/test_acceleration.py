@@ -104,3 +104,15 @@ def test_loaders_pin_memory_only_on_cuda(tmp_path):
     assert not data.train_dataloader().pin_memory
     data.trainer = SimpleNamespace(accelerator=CUDAAccelerator())
     assert data.train_dataloader().pin_memory and data.test_dataloader().pin_memory
+
+
+def test_gpu_config_parses_with_mixed_precision_and_channels_last(capsys):
+    from pathlib import Path
+
+    from medseg.engine.cli import run_lightning_cli
+
+    config = Path(__file__).parents[2] / "experiments" / "base" / "quicknat_2d_gpu.yaml"
+    with pytest.raises(SystemExit) as stop:
+        run_lightning_cli(["fit", "--config", str(config), "--print_config"])
+    printed = capsys.readouterr().out
+    assert stop.value.code == 0 and "precision: bf16-mixed" in printed and "channels_last: true" in printed
