@@ -7,6 +7,8 @@ cores read fastest; ``model.compile`` compiles the network's forward in place (`
 
 from __future__ import annotations
 
+import contextlib
+import locale
 from functools import partial
 from typing import Any, Optional
 
@@ -55,12 +57,26 @@ def compiler_problem(device_type: str) -> Optional[str]:
     return f"no TorchInductor backend for device type {device_type!r}"
 
 
+def _import_inductor() -> None:
+    """Import TorchInductor under a UTF-8 ``LC_CTYPE``: it reads its (UTF-8) kernel templates with ``open()``'s
+    locale encoding, and GDCM (SimpleITK's DICOM reader) switches the process locale to "C" (ASCII)."""
+    previous = locale.setlocale(locale.LC_CTYPE)
+    try:
+        if locale.getpreferredencoding(False).replace("-", "").lower() != "utf8":
+            with contextlib.suppress(locale.Error):
+                locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
+        import torch._inductor.compile_fx  # noqa: F401
+    finally:
+        locale.setlocale(locale.LC_CTYPE, previous)
+
+
 def compile_network(net: nn.Module, device_type: str, **options: Any) -> nn.Module:
     """``net.compile(**options)`` in place after checking that a compiler exists for ``device_type``."""
     problem = compiler_problem(device_type)
     if problem:
         raise RuntimeError(f"model.compile: true, but torch.compile cannot run on {device_type}: {problem}. "
                            "Set model.compile: false to run the network uncompiled.")
+    _import_inductor()
     net.compile(**options)
     return net
 

@@ -1,5 +1,7 @@
 """channels-last and torch.compile give the plain network's outputs; cuDNN autotuning and pinned memory switch on when they should."""
 
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -69,6 +71,25 @@ def test_module_option_compile_gives_the_plain_outputs_in_float64():
     with torch.no_grad():
         # float64: inductor fuses and reorders element-wise ops; differences are rounding only
         torch.testing.assert_close(module(x), plain(x), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(compiler_problem("cpu") is not None, reason=f"TorchInductor cannot compile here: {compiler_problem('cpu')}")
+def test_compile_works_after_a_library_set_the_c_locale():
+    """GDCM (DICOM reading) sets the process locale to "C"; inductor then failed to read its UTF-8 templates."""
+    code = (
+        "import locale, torch\n"
+        "from medseg.engine.acceleration import compile_network\n"
+        "locale.setlocale(locale.LC_ALL, 'C')\n"
+        "assert locale.getpreferredencoding(False) != 'UTF-8'\n"
+        "net = compile_network(torch.nn.Conv2d(2, 3, 1).double(), 'cpu')\n"
+        "x = torch.randn(1, 2, 4, 4, dtype=torch.float64)\n"
+        "torch.testing.assert_close(net(x), torch.nn.functional.conv2d(x, net.weight, net.bias))\n"
+        "print('compiled', locale.setlocale(locale.LC_CTYPE))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "compiled C"  # the caller's locale is restored
 
 
 def test_cudnn_benchmark_only_for_fixed_size_2d():
