@@ -1,7 +1,8 @@
 """Run every benchmark with the settings recorded in benchmarks/RESULTS.md (``make bench``).
 
 Each script prints its own markdown table; paste the new figures into RESULTS.md with the command.
-``--quick`` runs small settings to check that the scripts still work.
+``--quick`` runs small settings to check that the scripts still work. ``gpu_throughput.py`` at full size
+runs only where a CUDA GPU is visible (or with ``--gpu``); on CPU it would take hours.
 """
 
 from __future__ import annotations
@@ -20,15 +21,23 @@ FULL = [
     ["fit_throughput.py", "--size", "128", "--steps", "40"],
     ["inference_memory.py", "--size", "256", "--classes", "28"],
 ]
+GPU = [["gpu_throughput.py"]]
 QUICK = [
     ["attention_cost.py", "--size2d", "32", "--size3d", "8", "--repeats", "1", "--blocks", "cse", "sse", "scse"],
     ["dice_speed.py", "--size", "48", "--repeats", "1"],
+    ["gpu_throughput.py", "--quick"],
 ]
 
 
 def main() -> int:
     failed = []
-    for args in QUICK if "--quick" in sys.argv[1:] else FULL:
+    if "--quick" in sys.argv[1:]:
+        scripts = QUICK
+    else:
+        import torch
+
+        scripts = FULL + (GPU if torch.cuda.is_available() or "--gpu" in sys.argv[1:] else [])
+    for args in scripts:
         command = [sys.executable, str(HERE / args[0]), *args[1:]]
         print(f"\n$ {' '.join(['python', 'benchmarks/' + args[0], *args[1:]])}", flush=True)
         if subprocess.call(command) != 0:

@@ -20,6 +20,10 @@ A grid file (paths relative to it)::
     command: [medseg]                      # the program taking fit/test (default: this Python's medseg)
     slurm: {time: "04:00:00", gres: "gpu:1"}   # #SBATCH options for --slurm
 
+``--launcher torchrun|srun --nproc_per_node N --nodes M`` makes every run one DDP run over M nodes × N
+GPUs (:mod:`medseg.launch`); with ``--slurm`` each array task gets that allocation (``--nodes=M``,
+``--gpus-per-node=N``, ``--ntasks-per-node=N`` for srun, 1 torchrun per node for torchrun).
+
 Placement generators over a site list: ``one_at_a_time`` ([s] per site), ``leave_one_out`` (all sites
 but s), ``cumulative`` (first k sites, k = 1..n); ``with_all: true`` adds "all".
 
@@ -53,6 +57,7 @@ import yaml
 from tqdm import tqdm
 
 from medseg.atomic import atomic_write
+from medseg.launch import Launch
 from medseg.run_folder import LOCK_ENV, RunFolderLocked, RunLock
 
 GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm"}
@@ -209,23 +214,30 @@ def expand(grid: dict, root: str | Path | None = None) -> list[Run]:
     return runs
 
 
-def _commands(run: Run, program: list[str], checkpoint: str) -> list[list[str]]:
-    """fit (resuming from last.ckpt when present), then test on ``checkpoints/<checkpoint>``."""
+def _commands(run: Run, checkpoint: str, extra: list[str] = ()) -> list[list[str]]:
+    """medseg arguments of fit (resuming from last.ckpt when present), then test on ``checkpoints/<checkpoint>``;
+    ``extra`` (the launcher's trainer options) ends each."""
     cfg = str(run.config_path)
-    fit = [*program, "fit", "--config", cfg]
+    fit = ["fit", "--config", cfg]
     if run.status == "partial":
         fit += ["--ckpt_path", str(run.last_ckpt)]
     elif (run.dir / "config.yaml").is_file():  # a fit killed before its first checkpoint: start it again
         fit += ["--ckpt_path", "last"]
-    test = [*program, "test", "--config", cfg, "--ckpt_path", str(run.dir / "checkpoints" / checkpoint)]
-    return [test] if run.status == "fitted" else [fit, test]
+    test = ["test", "--config", cfg, "--ckpt_path", str(run.dir / "checkpoints" / checkpoint)]
+    return [[*c, *extra] for c in ([test] if run.status == "fitted" else [fit, test])]
 
 
-def _slurm_script(grid: dict, commands_file: Path, n: int, root: Path) -> str:
+def _slurm_script(grid: dict, commands_file: Path, n: int, root: Path, launch: Launch) -> str:
+    """An sbatch array, one run per task; a DDP launcher gives each task ``nodes`` × ``nproc_per_node`` GPUs."""
     lines = ["#!/bin/bash", f"#SBATCH --array=1-{n}", f"#SBATCH --job-name=medseg-{root.name}",
              f"#SBATCH --output={root}/slurm-%A_%a.out"]
-    lines += [f"#SBATCH --{k}={v}" for k, v in (grid.get("slurm") or {}).items()]
-    lines += ["set -euo pipefail", f'eval "$(sed -n "${{SLURM_ARRAY_TASK_ID}}p" {shlex.quote(str(commands_file))})"']
+    directives, dropped = launch.sbatch_lines(grid.get("slurm") or {})
+    if dropped:
+        print(f"sweep: --launcher {launch.launcher} sets the allocation itself; ignoring the grid's slurm "
+              f"{', '.join(dropped)}", file=sys.stderr)
+    lines += directives
+    lines += ["set -euo pipefail", *launch.script_setup(),
+              f'eval "$(sed -n "${{SLURM_ARRAY_TASK_ID}}p" {shlex.quote(str(commands_file))})"']
     return "\n".join(lines) + "\n"
 
 
@@ -250,15 +262,15 @@ def _in_process(args: list[str], log, token: str) -> int:
             os.environ[LOCK_ENV] = previous
 
 
-def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool, token: str) -> int:
+def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool, token: str, extra: list[str] = ()) -> int:
     """fit and test of one run, whose folder lock the caller holds (``token`` lets the stages in)."""
-    for cmd in _commands(run, program, checkpoint):
-        stage = cmd[len(program)]
+    for args in _commands(run, checkpoint, extra):
+        stage, cmd = args[0], [*program, *args]
         with (run.dir / f"{stage}.log").open("a", encoding="utf-8") as log:
             log.write(f"$ {shlex.join(cmd)}\n")
             log.flush()
             if in_process:
-                code = _in_process(cmd[len(program):], log, token)
+                code = _in_process(args, log, token)
             else:
                 code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, LOCK_ENV: token})
         if code != 0:
@@ -279,6 +291,7 @@ def sweep(
     slurm: str | None = None,
     launcher: str = "python",
     nproc_per_node: int = 1,
+    nodes: int = 1,
     keep_going: bool = False,
     in_process: bool = False,
 ) -> int:
@@ -291,21 +304,20 @@ def sweep(
         dry_run: list the runs and their status (done/partial/fitted/todo); write nothing.
         print_commands: write the run configs and print one shell command per unfinished run.
         slurm: write the run configs and a SLURM array script (one task per unfinished run) to this path.
-        launcher: ``python`` (one process) or ``torchrun`` (``--nproc_per_node`` processes, for DDP).
-        nproc_per_node: processes per run with ``launcher: torchrun``.
+        launcher: ``python`` (one process per run), or one DDP run over ``nodes`` × ``nproc_per_node``
+            GPUs: ``torchrun`` or ``srun`` (SLURM starts one task per GPU); see :mod:`medseg.launch`.
+        nproc_per_node: processes (GPUs) per node of each run with a DDP launcher.
+        nodes: nodes per run with a DDP launcher (more than one: ``--slurm`` or ``--print_commands``).
         keep_going: continue with the next run after a failed one (default: stop).
         in_process: run fit/test through ``medseg.cli.main`` in this process instead of a subprocess per
             stage (saves the interpreter start-up; for small grids and notebooks; ignores ``command``).
     """
     spec = load_grid(grid)
     runs = [r for r in expand(spec, root) if only is None or fnmatch.fnmatch(r.name, only)]
-    if launcher == "python":
-        program = spec.get("command") or [sys.executable, "-m", "medseg.cli"]
-        shown = spec.get("command") or ["medseg"]
-    elif launcher == "torchrun":
-        program = shown = ["torchrun", f"--nproc_per_node={nproc_per_node}", "-m", "medseg.cli"]
-    else:
-        raise ValueError(f"sweep: launcher must be 'python' or 'torchrun', got {launcher!r}")
+    launch = Launch(launcher, nproc_per_node, nodes)
+    if in_process and launch.ddp:
+        raise ValueError(f"sweep: in_process runs in this one process; it cannot use launcher {launcher!r}")
+    extra = launch.overrides()
     checkpoint = spec.get("checkpoint", "last.ckpt")
     pending = [r for r in runs if not r.done]
     if dry_run:
@@ -317,16 +329,20 @@ def sweep(
         r.dir.mkdir(parents=True, exist_ok=True)
         atomic_write(r.config_path, yaml.safe_dump(r.config, sort_keys=False))
     if print_commands or slurm:
-        lines = [" && ".join(shlex.join(c) for c in _commands(r, shown, checkpoint)) for r in pending]
+        def lines(prefix: str) -> list[str]:
+            return [" && ".join(f"{prefix} {shlex.join(c)}" for c in _commands(r, checkpoint, extra)) for r in pending]
+
         if slurm:
             root_dir = Path(root or spec["root"])
             commands_file = Path(slurm).with_suffix(".commands")
-            atomic_write(commands_file, "\n".join(lines) + "\n")
-            atomic_write(slurm, _slurm_script(spec, commands_file.resolve(), len(lines), root_dir.resolve()))
-            print(f"sweep: wrote {slurm} (sbatch array of {len(lines)} runs; commands in {commands_file})")
+            atomic_write(commands_file, "\n".join(lines(launch.shown(spec.get("command"), slurm=True))) + "\n")
+            atomic_write(slurm, _slurm_script(spec, commands_file.resolve(), len(pending), root_dir.resolve(), launch))
+            size = f", each DDP over {nodes} node(s) x {nproc_per_node} GPU(s)" if launch.ddp else ""
+            print(f"sweep: wrote {slurm} (sbatch array of {len(pending)} runs{size}; commands in {commands_file})")
         if print_commands:
-            print("\n".join(lines))
+            print("\n".join(lines(launch.shown(spec.get("command")))))
         return 0
+    program = launch.program(spec.get("command"))
     failed, skipped = [], []
     print(f"sweep: {len(runs)} runs, {len(runs) - len(pending)} already complete", flush=True)
     for r in tqdm(pending, desc="sweep", unit="run"):
@@ -341,7 +357,7 @@ def sweep(
                 tqdm.write(f"sweep: {r.name} was completed by another process meanwhile")
                 continue
             tqdm.write(f"sweep: {r.name} ({r.status}) → {r.dir}")
-            code = _run_one(r, program, checkpoint, in_process, lock.token)
+            code = _run_one(r, program, checkpoint, in_process, lock.token, extra)
         if code != 0:
             failed.append(r)
             tqdm.write(f"sweep: run {r.name} failed with exit code {code}; see {r.dir}/fit.log and test.log")

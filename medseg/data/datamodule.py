@@ -7,6 +7,7 @@ from typing import Any, Sequence
 
 import lightning as L
 import numpy as np
+from lightning.pytorch.accelerators import CUDAAccelerator
 from monai.data.utils import worker_init_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -175,8 +176,13 @@ class SegmentationDataModule(L.LightningDataModule):
             worker_init_fn=worker_init_fn,
             collate_fn=collate,
             persistent_workers=workers > 0,
+            pin_memory=self._pin_memory(),
             drop_last=False,
         )
+
+    def _pin_memory(self) -> bool:
+        """Page-locked batches (faster, asynchronous host → GPU copies) when the trainer runs on CUDA."""
+        return self.trainer is not None and isinstance(self.trainer.accelerator, CUDAAccelerator)
 
     def train_dataloader(self) -> DataLoader:
         volumes = self.volumes("training")

@@ -29,6 +29,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
 
 from medseg.backup import move_to_backup
+from medseg.engine.acceleration import wants_cudnn_benchmark
 from medseg.engine.callbacks import AtomicModelCheckpoint, RNGStateCallback
 from medseg.engine.checkpoint import CheckpointError, named_checkpoint, network_conflicts, read_checkpoint
 from medseg.engine.module import SegmentationModule
@@ -179,6 +180,12 @@ class MedsegCLI(LightningCLI):
         callbacks.append(StopReasonCallback())  # D/results/training.json: why the fit stopped
         kwargs.setdefault("callbacks", callbacks)
         kwargs.setdefault("default_root_dir", str(root))
+        data = getattr(self, "datamodule", None)
+        conform = (getattr(data, "hparams", None) or {}).get("conform")
+        if trainer_config.get("benchmark") is None and wants_cudnn_benchmark(
+            getattr(data, "spatial_dims", None), conform, trainer_config.get("deterministic")
+        ):
+            kwargs.setdefault("benchmark", True)  # fixed-size 2D slices: let cuDNN pick the fastest kernels
         if trainer_config.get("logger") in (None, True):
             logging = self._get(self.config_init, "logging")
             logging = logging if isinstance(logging, LoggingConfig) else LoggingConfig(**vars(logging))

@@ -3,7 +3,8 @@
 QuickNAT (Roy et al. 2019, §2.4) fuses the softmax outputs of the per-plane models as
 p = 0.4·p_axial + 0.4·p_coronal + 0.2·p_sagittal. Probabilities are accumulated straight into one
 ``(K, X, Y, Z)`` buffer (float16 by default: 28 classes at 256³ take 0.94 GB instead of 1.9 GB), so no
-per-view volume is ever held.
+per-view volume is ever held. Under mixed precision (autocast) the network's bf16/fp16 logits go
+through softmax in float32, then land in the buffer's dtype (``model.inference.prob_dtype``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ from medseg.data.slicing import PLANE_AXIS
 from medseg.engine.uncertainty import dropout_active
 
 DEFAULT_VIEW_WEIGHTS = {"axial": 0.4, "coronal": 0.4, "sagittal": 0.2}
+PROB_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def probability_dtype(name: str) -> torch.dtype:
+    """``model.inference.prob_dtype`` name → the torch dtype of the probability buffer."""
+    if name not in PROB_DTYPES:
+        raise ValueError(f"model.inference.prob_dtype must be one of {', '.join(PROB_DTYPES)}, got {name!r}")
+    return getattr(torch, name)
 
 
 def _device(net: nn.Module) -> torch.device:
@@ -45,7 +54,7 @@ def slice_probabilities(
     starts = range(0, volume.shape[1], batch_size)
     for start in tqdm(starts, desc=f"{plane} slices", disable=not progress, leave=False):
         batch = volume[:, start : start + batch_size].movedim(1, 0).to(device)  # (b, C, a, b)
-        probs = net(batch).softmax(dim=1).mul_(weight)  # (b, K, a, b)
+        probs = net(batch).float().softmax(dim=1).mul_(weight)  # (b, K, a, b); float32 under autocast too
         target[:, start : start + batch_size].add_(probs.movedim(0, 1).to(out.device, out.dtype))
     return out
 
@@ -65,7 +74,7 @@ def window_probabilities(
         image[None].to(_device(net)),
         roi,
         sw_batch_size,
-        lambda x: net(x).softmax(dim=1),
+        lambda x: net(x).float().softmax(dim=1),
         overlap=overlap,
         mode="gaussian",
         sw_device=_device(net),

@@ -103,6 +103,7 @@ class SegmentationLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if logits.ndim != target.ndim + 1 or logits.shape[2:] != target.shape[1:]:
             raise ValueError(f"loss {self.name}: logits {tuple(logits.shape)} do not match target {tuple(target.shape)}")
+        logits = logits.float()  # mixed precision: bf16/fp16 logits, but softmax, sums and the loss in float32
         loss = logits.new_zeros(())
         if self.ce_weight:
             if self.weighted:

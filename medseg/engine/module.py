@@ -23,10 +23,11 @@ from torch import nn
 
 from medseg.data.preprocess import to_original_grid
 from medseg.data.readers import write_volume
+from medseg.engine.acceleration import compile_network, use_channels_last
 from medseg.engine.checkpoint import load_module
 from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, OptimizerConfig
 from medseg.engine.distributed import gather_by_id
-from medseg.engine.inference import predict_volume
+from medseg.engine.inference import predict_volume, probability_dtype
 from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
 from medseg.engine.uncertainty import entropy
 from medseg.eval.metrics import dice_per_structure, surface_distances
@@ -51,6 +52,8 @@ class SegmentationModule(pl.LightningModule):
         loss: Optional[LossConfig] = None,
         optimizer: Optional[OptimizerConfig] = None,
         inference: Optional[InferenceConfig] = None,
+        channels_last: bool = False,
+        compile: bool = False,  # noqa: A002 - the YAML key is model.compile
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -58,12 +61,15 @@ class SegmentationModule(pl.LightningModule):
         self.loss_config = _coerce(loss, LossConfig)
         self.optimizer_config = _coerce(optimizer, OptimizerConfig)
         self.inference_config = _coerce(inference, InferenceConfig)
+        probability_dtype(self.inference_config.prob_dtype)  # a bad name fails now, not after training
         self.num_classes, self.spatial_dims, self.plane = num_classes, spatial_dims, plane
         self.class_names = list(class_names) if class_names else [f"class_{c}" for c in range(num_classes)]
         if len(self.class_names) != num_classes:
             raise ValueError(f"model.class_names has {len(self.class_names)} names for num_classes={num_classes}")
         nc = self.network_config
         self.net = build_network(nc.name, in_channels, num_classes, spatial_dims, nc.attention, nc.placement, **nc.options)
+        if channels_last:
+            use_channels_last(self.net, spatial_dims)
         lc = self.loss_config
         self.criterion = SegmentationLoss(lc.name, num_classes, lc.ce_weight, lc.dice_weight, lc.boundary_weight, lc.smooth)
         self._other_views: dict[str, nn.Module] = {}
@@ -71,6 +77,11 @@ class SegmentationModule(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    def setup(self, stage: str) -> None:
+        """``model.compile``: compile the network in place for the device it runs on."""
+        if self.hparams.compile:
+            compile_network(self.net, self.trainer.strategy.root_device.type)
 
     # ---------------------------------------------------------------- training
     def on_fit_start(self) -> None:
@@ -130,7 +141,7 @@ class SegmentationModule(pl.LightningModule):
             models = {self.plane: self.net, **{p: m.to(self.device) for p, m in self._other_views.items()}}
         return predict_volume(
             models, image, self.num_classes, self.spatial_dims, self.plane, ic.view_weights, ic.batch_size,
-            ic.roi_size, ic.overlap, getattr(torch, ic.prob_dtype), mc_samples=ic.mc_samples,
+            ic.roi_size, ic.overlap, probability_dtype(ic.prob_dtype), mc_samples=ic.mc_samples,
         )
 
     def _subject(self, batch: dict[str, Any]) -> tuple[str, np.ndarray, np.ndarray]:

@@ -93,8 +93,9 @@ def test_print_commands_and_slurm(tmp_path, capsys):
     assert "3 to run" in capsys.readouterr().out and not (tmp_path / "runs").exists()
     assert sweep(str(path), print_commands=True, launcher="torchrun", nproc_per_node=4) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and all(line.startswith("torchrun --nproc_per_node=4 -m medseg.cli fit --config ") for line in lines)
-    cfg = lines[0].split()[6]
+    assert len(lines) == 3 and all(line.startswith("torchrun --standalone --nproc_per_node=4 -m medseg.cli fit --config ")
+                                   for line in lines)
+    cfg = lines[0].split()[7]
     assert yaml.safe_load(Path(cfg).read_text(encoding="utf-8"))["trainer"]["default_root_dir"] == str(Path(cfg).parent)
     assert sweep(str(path), slurm=str(tmp_path / "job.sbatch")) == 0
     script = (tmp_path / "job.sbatch").read_text(encoding="utf-8")
