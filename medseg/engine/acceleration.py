@@ -84,3 +84,8 @@ def compile_network(net: nn.Module, device_type: str, **options: Any) -> nn.Modu
 def wants_cudnn_benchmark(spatial_dims: int, conform: Any, deterministic: Any = None) -> bool:
     """cuDNN autotuning pays off when every training batch has one shape: 2D slices of conformed volumes."""
     return spatial_dims == 2 and conform is not None and not deterministic
+
+
+def at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in float32 when it is bf16/fp16 (mixed-precision outputs); float32/float64 stay as they are."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x

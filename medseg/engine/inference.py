@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from medseg.data.slicing import PLANE_AXIS
+from medseg.engine.acceleration import at_least_float32
 from medseg.engine.uncertainty import dropout_active
 
 DEFAULT_VIEW_WEIGHTS = {"axial": 0.4, "coronal": 0.4, "sagittal": 0.2}
@@ -54,7 +55,7 @@ def slice_probabilities(
     starts = range(0, volume.shape[1], batch_size)
     for start in tqdm(starts, desc=f"{plane} slices", disable=not progress, leave=False):
         batch = volume[:, start : start + batch_size].movedim(1, 0).to(device)  # (b, C, a, b)
-        probs = net(batch).float().softmax(dim=1).mul_(weight)  # (b, K, a, b); float32 under autocast too
+        probs = at_least_float32(net(batch)).softmax(dim=1).mul_(weight)  # (b, K, a, b); float32 under autocast too
         target[:, start : start + batch_size].add_(probs.movedim(0, 1).to(out.device, out.dtype))
     return out
 
@@ -74,7 +75,7 @@ def window_probabilities(
         image[None].to(_device(net)),
         roi,
         sw_batch_size,
-        lambda x: net(x).float().softmax(dim=1),
+        lambda x: at_least_float32(net(x)).softmax(dim=1),
         overlap=overlap,
         mode="gaussian",
         sw_device=_device(net),

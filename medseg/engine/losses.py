@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from medseg.engine.acceleration import at_least_float32
+
 LOSSES = ("ce", "weighted_ce", "dice", "ce_dice", "weighted_ce_dice")
 
 
@@ -103,7 +105,7 @@ class SegmentationLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if logits.ndim != target.ndim + 1 or logits.shape[2:] != target.shape[1:]:
             raise ValueError(f"loss {self.name}: logits {tuple(logits.shape)} do not match target {tuple(target.shape)}")
-        logits = logits.float()  # mixed precision: bf16/fp16 logits, but softmax, sums and the loss in float32
+        logits = at_least_float32(logits)  # mixed precision: bf16/fp16 logits, but softmax, sums and the loss in float32
         loss = logits.new_zeros(())
         if self.ce_weight:
             if self.weighted:

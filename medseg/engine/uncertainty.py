@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn.modules.dropout import _DropoutNd
 
+from medseg.engine.acceleration import at_least_float32
+
 
 def dropout_modules(nets: Iterable[nn.Module]) -> list[nn.Module]:
     return [m for net in nets for m in net.modules() if isinstance(m, _DropoutNd)]
@@ -41,5 +43,5 @@ def dropout_active(nets: Iterable[nn.Module]) -> Iterator[None]:
 
 def entropy(probs: torch.Tensor, dim: int = 0) -> torch.Tensor:
     """−Σ_k p_k log p_k along ``dim`` (float32 at least), with 0·log 0 = 0."""
-    p = probs.float() if probs.dtype in (torch.float16, torch.bfloat16) else probs
+    p = at_least_float32(probs)
     return -torch.special.xlogy(p, p).sum(dim=dim)

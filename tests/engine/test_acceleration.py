@@ -106,11 +106,10 @@ def test_cli_turns_cudnn_benchmark_on_for_conformed_2d(tmp_path, monkeypatch):
     synth("malc", str(tmp_path / "data"), subjects=2, size=16, validation=1, test=0)
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
     args = ["fit", "--data.manifest", str(tmp_path / "data" / "dataset.json"), "--trainer.accelerator", "cpu",
-            "--trainer.max_epochs", "0", "--trainer.logger", "false", "--trainer.default_root_dir", str(tmp_path / "run"),
-            "--model.network.options", str(TINY)]
-    run_lightning_cli(args)
+            "--trainer.max_epochs", "0", "--trainer.logger", "false", "--model.network.options", str(TINY)]
+    run_lightning_cli([*args, "--trainer.default_root_dir", str(tmp_path / "run")])
     assert torch.backends.cudnn.benchmark is False
-    run_lightning_cli([*args, "--data.conform", "16"])
+    run_lightning_cli([*args, "--trainer.default_root_dir", str(tmp_path / "run-conformed"), "--data.conform", "16"])
     assert torch.backends.cudnn.benchmark is True
 
 
