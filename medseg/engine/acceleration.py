@@ -59,7 +59,7 @@ def compiler_problem(device_type: str) -> Optional[str]:
 
 def _import_inductor() -> None:
     """Import TorchInductor under a UTF-8 ``LC_CTYPE``: it reads its (UTF-8) kernel templates with ``open()``'s
-    locale encoding, and GDCM (SimpleITK's DICOM reader) switches the process locale to "C" (ASCII)."""
+    locale encoding, and GDCM (SimpleITK's DICOM writer) switches the process locale to "C" (ASCII)."""
     previous = locale.setlocale(locale.LC_CTYPE)
     try:
         if locale.getpreferredencoding(False).replace("-", "").lower() != "utf8":

@@ -1,3 +1,5 @@
+import locale
+
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -33,6 +35,7 @@ def test_dicom_series_folder(tmp_path):
     image.SetSpacing((0.8, 0.9, 2.0))
     folder = tmp_path / "dicom"
     folder.mkdir()
+    saved_locale = locale.setlocale(locale.LC_ALL)
     writer = sitk.ImageFileWriter()
     writer.KeepOriginalImageUIDOn()
     for z in range(array.shape[2]):
@@ -44,7 +47,11 @@ def test_dicom_series_folder(tmp_path):
         piece.SetMetaData("0008|0060", "CT")
         writer.SetFileName(str(folder / f"{z:03d}.dcm"))
         writer.Execute(piece)
+    # GDCM's DICOM *writer* (test-only; medseg never writes DICOM) calls setlocale(LC_ALL, "C"), which would
+    # turn every later open() in this pytest process to ASCII; put the process locale back
+    locale.setlocale(locale.LC_ALL, saved_locale)
     loaded, affine = load_volume(folder)
+    assert locale.setlocale(locale.LC_ALL) == saved_locale  # reading DICOM leaves the locale alone
     np.testing.assert_array_equal(loaded[0], array)
     np.testing.assert_allclose(np.abs(np.diag(affine))[:3], [0.8, 0.9, 2.0], atol=1e-4)
 

@@ -76,7 +76,7 @@ def test_module_option_compile_gives_the_plain_outputs_in_float64():
 @pytest.mark.slow
 @pytest.mark.skipif(compiler_problem("cpu") is not None, reason=f"TorchInductor cannot compile here: {compiler_problem('cpu')}")
 def test_compile_works_after_a_library_set_the_c_locale():
-    """GDCM (DICOM reading) sets the process locale to "C"; inductor then failed to read its UTF-8 templates."""
+    """GDCM (DICOM writing) sets the process locale to "C"; inductor then failed to read its UTF-8 templates."""
     code = (
         "import locale, torch\n"
         "from medseg.engine.acceleration import compile_network\n"
