@@ -57,16 +57,16 @@ def _reason(error: Exception) -> str:
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
-def _plain(value: Any) -> Any:
+def plain_config(value: Any) -> Any:
     """Dataclasses, namespaces and mappings → nested dicts (for comparing configs)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         value = dataclasses.asdict(value)
     if isinstance(value, Namespace) or hasattr(value, "as_dict"):
         value = value.as_dict() if hasattr(value, "as_dict") else vars(value)
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_config(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_config(v) for v in value]
     return value
 
 
@@ -86,7 +86,7 @@ def network_conflicts(config: Mapping[str, Any], checkpoint: Mapping[str, Any]) 
     for key in NETWORK_KEYS:
         if key not in config or key not in checkpoint:
             continue
-        ours, theirs = _leaves(_plain(config[key]), f"model.{key}"), _leaves(_plain(checkpoint[key]), f"model.{key}")
+        ours, theirs = _leaves(plain_config(config[key]), f"model.{key}"), _leaves(plain_config(checkpoint[key]), f"model.{key}")
         for name in sorted(set(ours) | set(theirs)):
             a, b = ours.get(name, _ABSENT), theirs.get(name, _ABSENT)
             if a != b:

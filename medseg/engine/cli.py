@@ -31,8 +31,9 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, Wand
 from medseg.backup import move_to_backup
 from medseg.engine.acceleration import wants_cudnn_benchmark
 from medseg.engine.callbacks import AtomicModelCheckpoint, RNGStateCallback
-from medseg.engine.checkpoint import CheckpointError, named_checkpoint, network_conflicts, read_checkpoint
+from medseg.engine.checkpoint import CheckpointError, named_checkpoint, network_conflicts, plain_config, read_checkpoint
 from medseg.engine.module import SegmentationModule
+from medseg.engine.resume import optimizer_conflicts
 from medseg.engine.stop_reason import StopReasonCallback
 from medseg.run_folder import RunFolderError, RunLock, backup_run, previous_fit, remove_stale_temp_files
 
@@ -152,10 +153,13 @@ class MedsegCLI(LightningCLI):
         if self._checkpoint is None:
             return
         path = self.config[self.subcommand].ckpt_path
-        conflicts = network_conflicts(dict(self.model.hparams), self._checkpoint.get("hyper_parameters") or {})
+        saved = self._checkpoint.get("hyper_parameters") or {}
+        conflicts = network_conflicts(dict(self.model.hparams), saved)
+        if self.subcommand == "fit":  # resuming: the saved optimizer state must fit the config's optimizer
+            conflicts += optimizer_conflicts(plain_config(self.model.hparams.get("optimizer") or {}), plain_config(saved.get("optimizer") or {}))
         self._checkpoint = None
         if conflicts:
-            raise CheckpointError(f"--ckpt_path {path} was made for another network than the config's:\n  "
+            raise CheckpointError(f"--ckpt_path {path} was made for another network or optimizer than the config's:\n  "
                                   + "\n  ".join(conflicts) + "\nuse the config that trained it, or another checkpoint")
 
     def _loggers(self, root: Path, config: LoggingConfig) -> list[Logger]:

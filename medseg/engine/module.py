@@ -19,16 +19,18 @@ from typing import Any, Optional
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
 from medseg.data.preprocess import to_original_grid
 from medseg.data.readers import write_volume
 from medseg.engine.acceleration import compile_network, use_channels_last
-from medseg.engine.checkpoint import load_module
+from medseg.engine.checkpoint import load_module, plain_config
 from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, OptimizerConfig
 from medseg.engine.distributed import gather_by_id
 from medseg.engine.inference import predict_volume, probability_dtype
 from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
+from medseg.engine.resume import apply_optimizer_config
 from medseg.engine.uncertainty import entropy
 from medseg.eval.metrics import dice_per_structure, surface_distances
 from medseg.eval.results import result_rows, summarise, write_results
@@ -94,6 +96,18 @@ class SegmentationModule(pl.LightningModule):
         with torch.random.fork_rng():  # counting must not shift the training shuffle
             counts = class_counts((b["label"] for b in datamodule.train_dataloader()), self.num_classes)
         self.criterion.set_class_weights(median_frequency_weights(counts).to(self.device))
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self._saved_optimizer = plain_config((checkpoint.get("hyper_parameters") or {}).get("optimizer") or {})
+
+    def on_train_start(self) -> None:
+        """A resumed fit runs under the config's optimizer settings (:mod:`medseg.engine.resume`)."""
+        saved, self._saved_optimizer = getattr(self, "_saved_optimizer", None), None
+        if saved and self.trainer.optimizers:
+            schedulers = [c.scheduler for c in self.trainer.lr_scheduler_configs]
+            changed = apply_optimizer_config(self.trainer.optimizers[0], schedulers, asdict(self.optimizer_config), saved)
+            if changed:
+                rank_zero_info("resumed with the config's optimizer settings: " + "; ".join(changed))
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         loss = self.criterion(self.net(batch["image"]), batch["label"])
