@@ -2,8 +2,10 @@
 
 Run folder D = ``trainer.default_root_dir``. The CLI adds, for every subcommand:
 ``D/config.yaml`` (fit; other subcommands ``D/config_<subcommand>.yaml``), ``D/checkpoints/last.ckpt``
-each epoch (written atomically, RNG states included), ``--ckpt_path last`` resolved to that file
-(fit starts fresh with a warning if it does not exist yet; the other subcommands fail), and loggers
+each epoch (written atomically, RNG states included), ``D/checkpoints/best.ckpt`` and early stopping from
+the ``selection:`` section, ``--ckpt_path NAME`` (``last``, ``best``: a bare name) resolved to
+``D/checkpoints/NAME.ckpt`` (fit starts fresh with a warning if it does not exist yet; the other
+subcommands fail), and loggers
 from the ``logging:`` section (CSV by default; wandb offline by default; TensorBoard optional) unless
 ``trainer.logger`` is given explicitly.
 """
@@ -22,6 +24,7 @@ from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, Wand
 
 from medseg.engine.callbacks import AtomicModelCheckpoint, RNGStateCallback
 from medseg.engine.module import SegmentationModule
+from medseg.engine.selection import SelectionConfig, selection_callbacks
 
 DEFAULT_ROOT = "runs/default"
 
@@ -60,21 +63,23 @@ class MedsegCLI(LightningCLI):
         for key in ("num_classes", "in_channels", "spatial_dims", "plane", "class_names"):
             parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
         parser.add_class_arguments(LoggingConfig, "logging")
+        parser.add_class_arguments(SelectionConfig, "selection")
         parser.set_defaults({"trainer.default_root_dir": DEFAULT_ROOT})
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.subcommand]
         name = "config.yaml" if self.subcommand == "fit" else f"config_{self.subcommand}.yaml"
         self.save_config_kwargs = {**self.save_config_kwargs, "config_filename": name}
-        if config.get("ckpt_path") == "last":
-            last = _root(config.trainer) / "checkpoints" / "last.ckpt"
+        name = config.get("ckpt_path")
+        if name in ("last", "best"):
+            last = _root(config.trainer) / "checkpoints" / f"{name}.ckpt"
             if last.is_file():
                 config.ckpt_path = str(last)
             elif self.subcommand == "fit":
-                warnings.warn(f"--ckpt_path last: {last} does not exist yet; starting a new fit", stacklevel=1)
+                warnings.warn(f"--ckpt_path {name}: {last} does not exist yet; starting a new fit", stacklevel=1)
                 config.ckpt_path = None
             else:
-                raise FileNotFoundError(f"--ckpt_path last: no checkpoint at {last} (run `medseg fit` with this config first)")
+                raise FileNotFoundError(f"--ckpt_path {name}: no checkpoint at {last} (run `medseg fit` with this config first)")
 
     def _loggers(self, root: Path, config: LoggingConfig) -> list[Logger]:
         loggers: list[Logger] = []
@@ -95,6 +100,9 @@ class MedsegCLI(LightningCLI):
         root = _root(trainer_config)
         callbacks = list(trainer_config.get("callbacks") or [])
         callbacks += [AtomicModelCheckpoint(dirpath=root / "checkpoints", save_last=True, save_top_k=0), RNGStateCallback()]
+        selection = self._get(self.config_init, "selection")
+        selection = selection if isinstance(selection, SelectionConfig) else SelectionConfig(**vars(selection))
+        callbacks += selection_callbacks(root / "checkpoints", selection)
         kwargs.setdefault("callbacks", callbacks)
         kwargs.setdefault("default_root_dir", str(root))
         if trainer_config.get("logger") in (None, True):

@@ -26,6 +26,7 @@ from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, Opt
 from medseg.engine.distributed import gather_by_id
 from medseg.engine.inference import predict_volume
 from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
+from medseg.engine.schedules import poly_lr
 from medseg.eval.metrics import dice_per_structure, surface_distances
 from medseg.eval.results import result_rows, summarise, write_results
 from medseg.nets import attention_parameters, build_network, count_parameters
@@ -100,6 +101,7 @@ class SegmentationModule(pl.LightningModule):
             None: None,
             "step": lambda: torch.optim.lr_scheduler.StepLR(optimizer, oc.step_size, oc.gamma),
             "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, self.trainer.max_epochs or 1)),
+            "poly": lambda: poly_lr(optimizer, self.trainer.max_epochs, oc.poly_exponent),
             "plateau": lambda: torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=oc.gamma),
         }
         if oc.scheduler not in schedulers:
