@@ -1,8 +1,9 @@
-"""``medseg demo`` (what ``make demo`` runs): phantoms -> QuickNAT + scSE -> held-out Dice per structure.
+"""``medseg demo`` (what ``make demo`` runs): realistic brains -> QuickNAT + scSE -> held-out Dice per structure.
 
-Generates MALC-like phantoms, trains with ``experiments/demo.yaml`` through the same LightningCLI as
-``medseg fit``, tests on the held-out subjects as ``medseg test`` does, then prints the per-structure
-table and writes a box plot beside the results.
+Generates realistic brains (``medseg synth --kind brain``; the geometric phantoms when the templates
+cannot be fetched, saying so), trains with ``experiments/demo.yaml`` through the same LightningCLI as
+``medseg fit``, tests the best checkpoint on the held-out subjects as ``medseg test`` does, then prints the
+per-structure table and writes a box plot and one held-out slice (image, reference, prediction).
 """
 
 from __future__ import annotations
@@ -33,10 +34,48 @@ def _table(run_dir: Path) -> tuple[str, dict[str, list[float]], float]:
     return "\n".join(lines), per_structure, float(summary["mean_dice"])
 
 
+def _example_slice(cli, path: Path) -> None:
+    """The first held-out subject's coronal slice with the most classes: image, reference, prediction."""
+    import torch
+
+    from medseg.atomic import atomic_write
+    from medseg.data.slicing import PLANE_AXIS
+    from medseg.eval.plots import segmentation_figure
+
+    model, volume = cli.model.eval(), cli.datamodule.volumes("test")[0]
+    with torch.no_grad():
+        prediction = model.predict_probabilities(torch.from_numpy(np.asarray(volume.image, dtype=np.float32))).argmax(0).numpy()
+    axis = PLANE_AXIS["coronal"]
+    label = np.asarray(volume.label)
+    k = max(range(label.shape[axis]), key=lambda i: len(np.unique(np.take(label, i, axis=axis))))
+    figure = segmentation_figure(np.take(volume.image[0], k, axis=axis), np.take(label, k, axis=axis),
+                                 np.take(prediction, k, axis=axis), model.num_classes,
+                                 f"held-out subject {volume.id}, coronal slice {k}")  # fmt: skip
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    atomic_write(path, buffer.getvalue())
+
+
+def _make_data(kind: str, data_dir: Path, subjects: int, size: int, resolution: float, seed: int) -> None:
+    """Realistic brains, or the phantoms when ``kind`` is ``malc`` or the templates cannot be fetched."""
+    from medseg.data.brain import BrainDataError
+    from medseg.data.synth import synth
+
+    if kind == "brain":
+        try:
+            synth(kind="brain", out=str(data_dir), subjects=subjects, resolution=resolution, seed=seed)
+            return
+        except BrainDataError as err:
+            print(f"[medseg demo] no realistic brains: {err}\n[medseg demo] falling back to the geometric phantoms")
+    synth(kind="malc", out=str(data_dir), subjects=subjects, size=size, seed=seed)
+
+
 def demo(
     out: str = "runs/demo",
-    subjects: int = 14,
+    kind: str = "brain",
+    subjects: int = 20,
     size: int = 64,
+    resolution: float = 2.0,
     epochs: int | None = None,
     seed: int = 0,
     config: str | None = None,
@@ -44,15 +83,16 @@ def demo(
     """Run the demo into ``out`` (data in ``out/data``, the run in ``out/run``); returns 0.
 
     Args:
-        out: folder for phantoms, checkpoints and results.
-        subjects: phantoms to generate (a quarter held out for test, an eighth for validation).
-        size: phantom edge length in voxels.
+        out: folder for the data, checkpoints and results.
+        kind: ``brain`` (realistic brains, fetched once; phantoms if that fails) or ``malc`` (phantoms).
+        subjects: subjects to generate (brain: 10 training / 2 validation / 8 test of 20).
+        size: phantom edge length in voxels (phantoms only).
+        resolution: brain voxel size in mm (1, 1.5 or 2).
         epochs: training epochs (default: the config's ``trainer.max_epochs``).
         seed: seed for the phantoms and for training.
         config: experiment YAML (default ``experiments/demo.yaml``).
     """
     from medseg.atomic import atomic_write
-    from medseg.data.synth import synth
     from medseg.engine.cli import run_lightning_cli
     from medseg.eval.plots import structure_boxplot
 
@@ -62,10 +102,12 @@ def demo(
     out_dir, start = Path(out), time.perf_counter()
     data_dir, run_dir = out_dir / "data", out_dir / "run"
     manifest = data_dir / "dataset.json"
+    if kind not in ("brain", "malc"):
+        raise ValueError(f"demo: kind must be brain or malc, got {kind!r}")
     if manifest.is_file():
-        print(f"[medseg demo] reusing the phantoms in {data_dir} (delete it to make new ones)")
+        print(f"[medseg demo] reusing the subjects in {data_dir} (delete it to make new ones)")
     else:
-        synth(kind="malc", out=str(data_dir), subjects=subjects, size=size, seed=seed)
+        _make_data(kind, data_dir, subjects, size, resolution, seed)
     if run_dir.exists():  # never overwrite an earlier run's checkpoints and results
         previous = out_dir / f"run-{time.strftime('%Y%m%d-%H%M%S', time.localtime(run_dir.stat().st_mtime))}"
         run_dir.rename(previous)
@@ -76,8 +118,8 @@ def demo(
     ]
     print(f"[medseg demo] training QuickNAT + scSE on {manifest} ({config_path.name})")
     run_lightning_cli(["fit", *overrides, *(["--trainer.max_epochs", str(epochs)] if epochs else [])])
-    print("[medseg demo] testing on the held-out subjects")
-    run_lightning_cli(["test", *overrides, "--ckpt_path", "last"])
+    print("[medseg demo] testing the best checkpoint (validation Dice) on the held-out subjects")
+    cli = run_lightning_cli(["test", *overrides, "--ckpt_path", "best"])
 
     results_dir = run_dir / "results"
     text, per_structure, mean_dice = _table(run_dir)
@@ -86,9 +128,12 @@ def demo(
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=120)
     atomic_write(plot_path, buffer.getvalue())
+    slice_path = results_dir / "example_slice.png"
+    _example_slice(cli, slice_path)
     print("\n" + text)
     print(f"\n[medseg demo] done in {time.perf_counter() - start:.0f} s; mean foreground Dice {mean_dice:.3f}")
     for label, path in (("table", results_dir / "dice_per_structure.csv"), ("summary", results_dir / "summary.json"),
-                        ("plot", plot_path), ("checkpoint", run_dir / "checkpoints" / "last.ckpt"), ("config", run_dir / "config.yaml")):
+                        ("plot", plot_path), ("slice", slice_path),
+                        ("checkpoint", run_dir / "checkpoints" / "best.ckpt"), ("config", run_dir / "config.yaml")):
         print(f"  {label:<10} {path}")
     return 0

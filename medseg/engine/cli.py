@@ -2,10 +2,11 @@
 
 Run folder D = ``trainer.default_root_dir``. The CLI adds, for every subcommand:
 ``D/config.yaml`` (fit; other subcommands ``D/config_<subcommand>.yaml``), ``D/checkpoints/last.ckpt``
-each epoch (written atomically, RNG states included), ``--ckpt_path last|best`` resolved to
-``D/checkpoints/<name>.ckpt`` (fit starts fresh with a warning if ``last`` does not exist yet; otherwise a
-missing file is an error), and loggers from the ``logging:`` section (CSV by default; wandb offline by
-default; TensorBoard optional) unless ``trainer.logger`` is given explicitly.
+each epoch (written atomically, RNG states included), ``D/checkpoints/best.ckpt`` and early stopping from
+the ``selection:`` section, ``--ckpt_path last|best`` resolved to ``D/checkpoints/<name>.ckpt`` (fit starts
+fresh with a warning if ``last`` does not exist yet; otherwise a missing file is an error), and loggers
+from the ``logging:`` section (CSV by default; wandb offline by default; TensorBoard optional) unless
+``trainer.logger`` is given explicitly.
 
 A checkpoint never replaces the config: the YAML's ``model:`` section is the model; a checkpoint whose
 network differs (``medseg.engine.checkpoint.NETWORK_KEYS``) is an error naming both values, and
@@ -34,6 +35,7 @@ from medseg.engine.callbacks import AtomicModelCheckpoint, RNGStateCallback
 from medseg.engine.checkpoint import CheckpointError, named_checkpoint, network_conflicts, plain_config, read_checkpoint
 from medseg.engine.module import SegmentationModule
 from medseg.engine.resume import optimizer_conflicts
+from medseg.engine.selection import SelectionConfig, selection_callbacks
 from medseg.engine.stop_reason import StopReasonCallback
 from medseg.run_folder import RunFolderError, RunLock, backup_run, previous_fit, remove_stale_temp_files
 
@@ -92,6 +94,7 @@ class MedsegCLI(LightningCLI):
             "--overwrite", type=bool, default=False,
             help="fit: start afresh in a run folder that holds an earlier fit, moving its files to D/previous/<timestamp>/",
         )
+        parser.add_class_arguments(SelectionConfig, "selection")
         parser.set_defaults({"trainer.default_root_dir": DEFAULT_ROOT})
 
     def _parse_ckpt_path(self) -> None:
@@ -182,6 +185,9 @@ class MedsegCLI(LightningCLI):
         callbacks = list(trainer_config.get("callbacks") or [])
         callbacks += [AtomicModelCheckpoint(dirpath=root / "checkpoints", save_last=True, save_top_k=0), RNGStateCallback()]
         callbacks.append(StopReasonCallback())  # D/results/training.json: why the fit stopped
+        selection = self._get(self.config_init, "selection")
+        selection = selection if isinstance(selection, SelectionConfig) else SelectionConfig(**vars(selection))
+        callbacks += selection_callbacks(root / "checkpoints", selection)
         kwargs.setdefault("callbacks", callbacks)
         kwargs.setdefault("default_root_dir", str(root))
         data = getattr(self, "datamodule", None)

@@ -31,7 +31,8 @@ class LossConfig:
 
 @dataclass
 class OptimizerConfig:
-    """Optimiser ``adam | adamw | sgd`` and optional scheduler ``step | cosine | plateau`` (per epoch)."""
+    """Optimiser ``adam | adamw | sgd`` and optional scheduler ``step | cosine | plateau | poly`` (per epoch;
+    ``poly``: nnU-Net's ``lr * (1 - epoch / max_epochs) ** poly_exponent``)."""
 
     name: str = "adam"
     lr: float = 1e-3
@@ -41,6 +42,7 @@ class OptimizerConfig:
     step_size: int = 10
     gamma: float = 0.1
     monitor: str = "val/mean_dice"
+    poly_exponent: float = 0.9
 
 
 @dataclass

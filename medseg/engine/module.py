@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import lightning.pytorch as pl
+from lightning.pytorch.callbacks import Timer
 import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_info
@@ -31,6 +32,7 @@ from medseg.engine.distributed import gather_by_id
 from medseg.engine.inference import predict_volume, probability_dtype
 from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
 from medseg.engine.resume import apply_optimizer_config
+from medseg.engine.schedules import poly_lr
 from medseg.engine.uncertainty import entropy
 from medseg.eval.metrics import dice_per_structure, surface_distances
 from medseg.eval.results import result_rows, summarise, write_results
@@ -128,6 +130,7 @@ class SegmentationModule(pl.LightningModule):
             None: None,
             "step": lambda: torch.optim.lr_scheduler.StepLR(optimizer, oc.step_size, oc.gamma),
             "cosine": lambda: torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, self.trainer.max_epochs or 1)),
+            "poly": lambda: poly_lr(optimizer, self.trainer.max_epochs, oc.poly_exponent, self._time_progress()),
             "plateau": lambda: torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="max", factor=oc.gamma),
         }
         if oc.scheduler not in schedulers:
@@ -135,6 +138,13 @@ class SegmentationModule(pl.LightningModule):
         if oc.scheduler is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedulers[oc.scheduler](), "monitor": oc.monitor}}
+
+    def _time_progress(self) -> Any:
+        """Fraction of ``trainer.max_time`` spent so far (a callable), or None without a time budget."""
+        timer = next((c for c in self.trainer.callbacks if isinstance(c, Timer)), None)
+        if timer is None or timer.time_remaining("train") is None:
+            return None
+        return lambda: timer.time_elapsed("train") / max(1e-9, timer.time_elapsed("train") + timer.time_remaining("train"))
 
     # ---------------------------------------------------------------- volume inference
     def load_views(self) -> None:

@@ -121,3 +121,21 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence]], title: str = "
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def segmentation_figure(image: np.ndarray, reference: np.ndarray, prediction: np.ndarray, num_classes: int, title: str = "") -> Figure:
+    """One 2D slice (rows = first array axis shown left to right): the image, the reference labels and the
+    predicted labels over it, side by side, one colour per class (background transparent)."""
+    cmap = plt.get_cmap("nipy_spectral", max(2, num_classes))
+    figure, axes = plt.subplots(1, 3, figsize=(11, 4.2))
+    for ax, labels, name in zip(axes, (None, reference, prediction), ("image", "reference", "prediction")):
+        ax.imshow(image.T, origin="lower", cmap="gray", interpolation="nearest")
+        if labels is not None:
+            shown = np.ma.masked_equal(labels.T, 0)
+            ax.imshow(shown, origin="lower", cmap=cmap, vmin=0, vmax=num_classes - 1, alpha=0.55, interpolation="nearest")
+        ax.set_title(name)
+        ax.axis("off")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure

