@@ -22,9 +22,14 @@ def _check_protocol(runs):
     for run in runs:
         c = run.config
         assert c["data"]["manifest"] == "data/brain/dataset.json" and c["model"]["loss"]["name"] == "weighted_ce_dice"
-        stopper = [cb for cb in c["trainer"]["callbacks"] if cb["class_path"].endswith("EarlyStopping")]
-        assert stopper and stopper[0]["init_args"]["monitor"] == "val/mean_dice"
+        assert c["selection"]["monitor"] == "val/mean_dice" and c["selection"]["patience"] >= 1  # early stopping
+        assert c["selection"].get("best", True) and c["model"]["optimizer"]["scheduler"] == "poly"
     assert sorted(Counter(r.config["seed_everything"] for r in runs).values()) == [len(runs) // 3] * 3
+
+
+def test_brain_grids_test_the_best_checkpoint():
+    for path in ("scse_miccai2018/brain.yaml", "tmi2019/aggregation_brain.yaml"):
+        assert load_grid(EXPERIMENTS / path)["checkpoint"] == "best.ckpt"
 
 
 def test_scse_brain_grid_is_two_networks_by_four_variants_by_three_seeds():
@@ -54,4 +59,5 @@ def test_brain_base_config_parses(capsys):
     with pytest.raises(SystemExit) as stop:
         run_lightning_cli(["fit", "--config", str(EXPERIMENTS / "scse_miccai2018" / "base_brain.yaml"), "--print_config"])
     out = capsys.readouterr().out
-    assert stop.value.code == 0 and "EarlyStopping" in out and "weighted_ce_dice" in out
+    assert stop.value.code == 0 and "weighted_ce_dice" in out
+    assert yaml.safe_load(out)["selection"]["patience"] == 6
