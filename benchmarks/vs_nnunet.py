@@ -145,7 +145,7 @@ def main() -> None:
     p.add_argument("--manifest", type=Path, help="default: 20 realistic brains at 2 mm in WORK/data")
     p.add_argument("--nnunet-python", type=Path, default=Path("/work/nnunet-venv/bin/python"))
     p.add_argument("--budget", type=float, default=900.0, help="training wall-clock budget per side, seconds")
-    p.add_argument("--nnunet-iters", type=int, default=50, help="nnU-Net iterations per epoch")
+    p.add_argument("--nnunet-iters", type=int, default=10, help="nnU-Net iterations per epoch")
     p.add_argument("--medseg-config", type=Path, default=ROOT / "experiments" / "base" / "quicknat_2d.yaml")
     p.add_argument("--medseg-override", nargs="*", default=[], help="extra --key value pairs for medseg fit")
     p.add_argument("--skip", choices=["nnunet", "medseg"], action="append", default=[])
