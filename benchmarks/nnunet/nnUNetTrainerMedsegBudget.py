@@ -6,6 +6,7 @@ Budget ``MEDSEG_NNUNET_BUDGET_S`` seconds (default 900), epochs of ``MEDSEG_NNUN
 the rest of the budget at the last epoch's pace, and the poly schedule's horizon with it, so the learning
 rate reaches ~0 when time runs out; training stops at the first epoch end past the budget (or when the
 remaining time holds no further epoch), and the final checkpoint is written as usual.
+``MEDSEG_NNUNET_BATCH`` overrides the planned batch size (optional).
 
 vs_nnunet.py copies this file into ``nnunetv2/training/nnUNetTrainer/`` itself: nnU-Net's trainer lookup
 scans that folder's modules before its subpackages, whose ``primus`` trainers import timm -> torchvision,
@@ -27,6 +28,8 @@ class nnUNetTrainerMedsegBudget(nnUNetTrainerNoMirroring):
         self.num_iterations_per_epoch = int(os.environ.get("MEDSEG_NNUNET_ITERS", "10"))
         self.num_val_iterations_per_epoch = 2
         self.num_epochs = 1000
+        if os.environ.get("MEDSEG_NNUNET_BATCH"):  # the planned batch size (47 here) targets a GPU's memory
+            self.configuration_manager.configuration["batch_size"] = int(os.environ["MEDSEG_NNUNET_BATCH"])
 
     def run_training(self):
         self.on_train_start()
