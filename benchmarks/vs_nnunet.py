@@ -73,12 +73,13 @@ def run(cmd: list[str], env: dict | None = None, log: Path | None = None) -> flo
     return time.perf_counter() - start
 
 
-def nnunet_side(work: Path, splits: dict, python: Path, budget: float, iters: int) -> dict:
+def nnunet_side(work: Path, splits: dict, python: Path, budget: float, iters: int, batch: int | None = None) -> dict:
     """Plan, preprocess, train within ``budget`` seconds and predict the test subjects with nnU-Net 2D."""
     bindir = python.parent
     env = {"nnUNet_raw": str(work / "nnUNet_raw"), "nnUNet_preprocessed": str(work / "nnUNet_preprocessed"),
            "nnUNet_results": str(work / "nnUNet_results"), "nnUNet_n_proc_DA": "2", "OMP_NUM_THREADS": "2",
-           "MEDSEG_NNUNET_BUDGET_S": str(budget), "MEDSEG_NNUNET_ITERS": str(iters)}  # fmt: skip
+           "MEDSEG_NNUNET_BUDGET_S": str(budget), "MEDSEG_NNUNET_ITERS": str(iters),
+           **({"MEDSEG_NNUNET_BATCH": str(batch)} if batch else {})}  # fmt: skip
     site = subprocess.run([str(python), "-c", "import nnunetv2, os; print(os.path.dirname(nnunetv2.__file__))"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     shutil.copy(ROOT / "benchmarks" / "nnunet" / "nnUNetTrainerMedsegBudget.py", Path(site) / "training" / "nnUNetTrainer")
@@ -99,6 +100,8 @@ def nnunet_side(work: Path, splits: dict, python: Path, budget: float, iters: in
     arch = plans["architecture"]["arch_kwargs"]
     plan = {k: plans[k] for k in ("patch_size", "batch_size", "spacing", "normalization_schemes")}
     plan.update(stages=arch["n_stages"], features=arch["features_per_stage"])
+    if batch:
+        plan["batch_size_used"] = batch
     return {"version": version, "plan": plan, "times": times, "predictions": out}
 
 
@@ -145,7 +148,9 @@ def main() -> None:
     p.add_argument("--manifest", type=Path, help="default: 20 realistic brains at 2 mm in WORK/data")
     p.add_argument("--nnunet-python", type=Path, default=Path("/work/nnunet-venv/bin/python"))
     p.add_argument("--budget", type=float, default=900.0, help="training wall-clock budget per side, seconds")
-    p.add_argument("--nnunet-iters", type=int, default=50, help="nnU-Net iterations per epoch")
+    p.add_argument("--nnunet-iters", type=int, default=10, help="nnU-Net iterations per epoch")
+    p.add_argument("--nnunet-batch", type=int, help="override nnU-Net's planned batch size")
+    p.add_argument("--nnunet-key", default="nnunet", help="results.json key of this nnU-Net run")
     p.add_argument("--medseg-config", type=Path, default=ROOT / "experiments" / "base" / "quicknat_2d.yaml")
     p.add_argument("--medseg-override", nargs="*", default=[], help="extra --key value pairs for medseg fit")
     p.add_argument("--skip", choices=["nnunet", "medseg"], action="append", default=[])
@@ -161,15 +166,15 @@ def main() -> None:
     if "nnunet" not in a.skip:
         shutil.rmtree(a.work / "nnUNet_raw", ignore_errors=True)
         splits = convert(manifest, a.work / "nnUNet_raw")
-        side = nnunet_side(a.work, splits, a.nnunet_python, a.budget, a.nnunet_iters)
-        results["nnunet"] = {**{k: v for k, v in side.items() if k != "predictions"}, "dice": score(manifest, side["predictions"])}
+        side = nnunet_side(a.work, splits, a.nnunet_python, a.budget, a.nnunet_iters, a.nnunet_batch)
+        results[a.nnunet_key] = {**{k: v for k, v in side.items() if k != "predictions"}, "dice": score(manifest, side["predictions"])}
         results_path.write_text(json.dumps(results, indent=1))
     if "medseg" not in a.skip:
         side = medseg_side(a.work, manifest, a.medseg_config, a.budget, a.medseg_override)
         results["medseg"] = {**{k: v for k, v in side.items() if k != "predictions"}, "dice": score(manifest, side["predictions"])}
         results_path.write_text(json.dumps(results, indent=1))
     names = list(next(iter(results.values()))["dice"]) if results else []
-    sides = [s for s in ("medseg", "nnunet") if s in results]
+    sides = ["medseg", *sorted(k for k in results if k != "medseg")] if "medseg" in results else sorted(results)
     print("| structure | " + " | ".join(sides) + " |\n|---|" + "---:|" * len(sides))
     for name in names:
         print(f"| {name} | " + " | ".join(f"{np.nanmean(results[s]['dice'][name]):.3f}" for s in sides) + " |")
