@@ -85,7 +85,7 @@ def test_fresh_fit_in_a_finished_folder_is_refused_unless_overwrite_keeps_a_back
     (backup,) = (root / "previous").iterdir()
     for name in ("config.yaml", "checkpoints/last.ckpt"):
         assert (backup / name).read_bytes() == before[Path(name)]
-    assert [p.name for p in (root / "checkpoints").iterdir()] == ["last.ckpt"]  # no last-v1.ckpt
+    assert sorted(p.name for p in (root / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]  # no *-v1.ckpt
     assert "lr: 0.5" in (root / "config.yaml").read_text(encoding="utf-8")
     assert "overwrite: false" in (root / "config.yaml").read_text(encoding="utf-8")  # re-running it will not overwrite
 
@@ -101,4 +101,4 @@ def test_killed_save_leaves_no_temp_file_outside_the_run_folder(tmp_path):
     assert list((root / "checkpoints").glob("*.tmp"))  # the half-done save stayed inside D ...
     with pytest.warns(UserWarning, match="removed 1 temp file"):
         run_lightning_cli(["fit", "--config", config, "--ckpt_path", "last", "--trainer.max_epochs", "1"], TinyDataModule)
-    assert [p.name for p in (root / "checkpoints").iterdir()] == ["last.ckpt"]  # ... and is removed on the next start
+    assert sorted(p.name for p in (root / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]  # ... and is removed on the next start
