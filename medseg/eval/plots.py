@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -123,10 +124,17 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence]], title: str = "
     return fig
 
 
+def label_colormap(num_classes: int) -> ListedColormap:
+    """One distinct colour per class id (tab20 then tab20b, cycling): neighbouring ids, such as a
+    structure's white matter and cortex, never get two shades of one hue as on a continuous map."""
+    palette = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]
+    return ListedColormap([palette[i % len(palette)] for i in range(max(2, num_classes))])
+
+
 def segmentation_figure(image: np.ndarray, reference: np.ndarray, prediction: np.ndarray, num_classes: int, title: str = "") -> Figure:
     """One 2D slice (rows = first array axis shown left to right): the image, the reference labels and the
     predicted labels over it, side by side, one colour per class (background transparent)."""
-    cmap = plt.get_cmap("nipy_spectral", max(2, num_classes))
+    cmap = label_colormap(num_classes)
     figure, axes = plt.subplots(1, 3, figsize=(11, 4.2))
     for ax, labels, name in zip(axes, (None, reference, prediction), ("image", "reference", "prediction")):
         ax.imshow(image.T, origin="lower", cmap="gray", interpolation="nearest")

@@ -28,3 +28,22 @@ def test_heatmap_shows_values_and_checks_shape():
     plots.plt.close(fig)
     with pytest.raises(ValueError, match=r"shape \(2, 2\), expected \(2, 3\)"):
         plots.placement_heatmap(values, ["enc1", "dec1"], ["mean", "A", "B"])
+
+
+def test_label_colormap_gives_neighbouring_class_ids_clearly_different_colours():
+    cmap = plots.label_colormap(28)
+    rgb = np.array([cmap(c / 27)[:3] for c in range(28)])  # as imshow maps ids 0..27 with vmin=0, vmax=27
+    assert len({tuple(c) for c in rgb}) == 28
+    # neighbouring ids (e.g. left white matter 1 / left cortex 2) at least 0.2 apart in RGB; a continuous
+    # map such as nipy_spectral sampled at 28 levels has neighbours 0.06 apart
+    assert np.linalg.norm(np.diff(rgb, axis=0), axis=1).min() >= 0.2
+
+
+def test_segmentation_figure_overlays_reference_and_prediction_ids():
+    labels = np.arange(12).reshape(3, 4) % 5
+    fig = plots.segmentation_figure(np.ones((3, 4)), labels, (labels + 1) % 5, num_classes=5)
+    overlays = [ax.images[1].get_array() for ax in fig.axes[1:]]
+    np.testing.assert_array_equal(overlays[0].filled(0), labels.T)  # background (0) is masked out
+    np.testing.assert_array_equal(overlays[1].filled(0), ((labels + 1) % 5).T)
+    assert overlays[0].mask.sum() == (labels == 0).sum()
+    plots.plt.close(fig)
