@@ -39,6 +39,18 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _seconds_per_call(fn, warmup: int, repeats: int, device: torch.device) -> float:
+    """Mean wall seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed ones (GPU synchronised)."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    _sync(device)
+    return (time.perf_counter() - start) / repeats
+
+
 def measure(spec: str, attention: str, dtype: str, channels_last: bool, compiled: bool, args) -> dict:
     """Seconds per training step and per 3-view volume for one option set."""
     device = torch.device(args.device)
@@ -64,14 +76,7 @@ def measure(spec: str, attention: str, dtype: str, channels_last: bool, compiled
         opt.step()
 
     net.train()
-    for _ in range(args.warmup):
-        step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    _sync(device)
-    step_s = (time.perf_counter() - start) / args.steps
+    step_s = _seconds_per_call(step, args.warmup, args.steps, device)
 
     net.eval()
     volume = torch.randn(1, args.volume, args.volume, args.volume, device=device)
@@ -81,14 +86,7 @@ def measure(spec: str, attention: str, dtype: str, channels_last: bool, compiled
         with autocast:
             predict_volume(views, volume, args.classes, batch_size=args.infer_batch, prob_dtype=torch.float16)
 
-    for _ in range(args.warmup and 1):
-        infer()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(args.infer_repeats):
-        infer()
-    _sync(device)
-    volume_s = (time.perf_counter() - start) / args.infer_repeats
+    volume_s = _seconds_per_call(infer, min(args.warmup, 1), args.infer_repeats, device)
     return {"network": spec, "attention": attention, "dtype": dtype, "channels_last": channels_last,
             "compile": compiled, "step_s": step_s, "slices_per_s": args.batch / step_s, "volume_s": volume_s}
 
