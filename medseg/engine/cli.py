@@ -179,15 +179,18 @@ class MedsegCLI(LightningCLI):
             )
         return loggers
 
+    def _section(self, key: str, cls: type) -> Any:
+        """A top-level dataclass section (``logging:``, ``selection:``) of the instantiated config."""
+        value = self._get(self.config_init, key)
+        return value if isinstance(value, cls) else cls(**vars(value))
+
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
         root = _root(trainer_config)
         callbacks = list(trainer_config.get("callbacks") or [])
         callbacks += [AtomicModelCheckpoint(dirpath=root / "checkpoints", save_last=True, save_top_k=0), RNGStateCallback()]
         callbacks.append(StopReasonCallback())  # D/results/training.json: why the fit stopped
-        selection = self._get(self.config_init, "selection")
-        selection = selection if isinstance(selection, SelectionConfig) else SelectionConfig(**vars(selection))
-        callbacks += selection_callbacks(root / "checkpoints", selection)
+        callbacks += selection_callbacks(root / "checkpoints", self._section("selection", SelectionConfig))
         kwargs.setdefault("callbacks", callbacks)
         kwargs.setdefault("default_root_dir", str(root))
         data = getattr(self, "datamodule", None)
@@ -197,9 +200,7 @@ class MedsegCLI(LightningCLI):
         ):
             kwargs.setdefault("benchmark", True)  # fixed-size 2D slices: let cuDNN pick the fastest kernels
         if trainer_config.get("logger") in (None, True):
-            logging = self._get(self.config_init, "logging")
-            logging = logging if isinstance(logging, LoggingConfig) else LoggingConfig(**vars(logging))
-            kwargs.setdefault("logger", self._loggers(root, logging) or False)
+            kwargs.setdefault("logger", self._loggers(root, self._section("logging", LoggingConfig)) or False)
         return super().instantiate_trainer(**kwargs)
 
 
