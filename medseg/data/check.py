@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .manifest import Manifest, ManifestError, Subject, parse_manifest
 from .readers import NIFTI_SUFFIXES, is_dicom_dir, load_volume, sitk_affine
-from .validate import AFFINE_TOL, Problem, grid_problem, image_problems, label_problems, shape_problem
+from .validate import AFFINE_TOL, Problem, shape_problem, subject_problems
 
 __all__ = ["AFFINE_TOL", "Problem", "check", "check_manifest", "check_subject", "read_header"]
 
@@ -55,9 +55,10 @@ def read_header(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
 
 
 def check_subject(subject: Subject, manifest: Manifest) -> list[Problem]:
-    """Every problem with one subject's files."""
+    """Every problem with one subject's files: unreadable or wrongly shaped files (from the header, before
+    loading), then :func:`medseg.data.validate.subject_problems` on what loaded (the fit/test/predict rules)."""
     problems: list[Problem] = []
-    headers = {}
+    loaded: dict[str, tuple[str, np.ndarray, np.ndarray]] = {}
     for kind, path in (("image", subject.image), ("label", subject.label)):
         if path is None:
             continue
@@ -65,30 +66,24 @@ def check_subject(subject: Subject, manifest: Manifest) -> list[Problem]:
             problems.append(Problem("error", str(path), f"{kind} of subject {subject.id!r}: file not found"))
             continue
         try:
-            shape, affine = read_header(path)
+            shape, _ = read_header(path)
         except Exception as error:
             problems.append(Problem("error", str(path), f"cannot read {kind} header ({type(error).__name__}: {error})"))
             continue
         message = shape_problem(shape, manifest.in_channels, kind)
         if message:
-            problems.append(Problem("error", str(path), message))
+            problems.append(Problem("error", str(path), f"{message} ({kind} of subject {subject.id!r})"))
             continue
         try:
-            array, _ = load_volume(path)
+            array, affine = load_volume(path)
         except Exception as error:
             problems.append(Problem("error", str(path), f"cannot read {kind} data: {error}"))
             continue
-        headers[kind] = (shape[:3], affine, path)
-        if kind == "image":
-            problems.extend(image_problems(str(path), array, subject.id))
-        else:
-            problems.extend(label_problems(str(path), array, manifest.label_map, manifest.num_classes, subject.id))
-    if "image" in headers and "label" in headers:
-        (ishape, iaff, ipath), (lshape, laff, lpath) = headers["image"], headers["label"]
-        message = grid_problem(ishape, iaff, lshape, laff, str(ipath))
-        if message:
-            problems.append(Problem("error", str(lpath), f"{message} (subject {subject.id!r})"))
-    return problems
+        loaded[kind] = (str(path), array, affine)
+    image = loaded.get("image", (None, None, None))
+    label = loaded.get("label", (None, None, None))
+    return problems + subject_problems(subject.id, *image, manifest.in_channels, *label, manifest.label_map,
+                                       manifest.num_classes)
 
 
 def check_manifest(manifest: str | Path, root: str | None = None, progress: bool = True) -> list[Problem]:

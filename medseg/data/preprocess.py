@@ -33,7 +33,7 @@ from scipy import ndimage
 
 from .labels import remap_labels
 from .readers import load_volume
-from .validate import Problem, grid_problem, image_problems, label_problems, raise_errors, reorient_like, shape_problem
+from .validate import raise_errors, reorient_like, subject_problems
 
 NORMALIZATIONS = ("minmax", "zscore", "window", "none")
 
@@ -99,11 +99,6 @@ def _as_meta_tensor(array: np.ndarray, affine: np.ndarray) -> MetaTensor:
     return MetaTensor(torch.from_numpy(np.ascontiguousarray(array)), affine=torch.from_numpy(affine))
 
 
-def _file_shape(path: str, array: np.ndarray) -> tuple[int, ...]:
-    """The file-order shape ``(X, Y, Z[, C])`` of a channel-first array, as :func:`shape_problem` reads it."""
-    return tuple(array.shape[1:]) + ((array.shape[0],) if array.shape[0] > 1 else ())
-
-
 def validated_arrays(
     image: str,
     label: str | None,
@@ -120,24 +115,10 @@ def validated_arrays(
     None skip the channel-count / label-id rules (used when they are not known).
     """
     image_array, affine = load_volume(image)
-    problems: list[Problem] = []
+    label_array, label_affine = load_volume(label) if label is not None else (None, None)
     channels = in_channels if in_channels is not None else image_array.shape[0]
-    message = shape_problem(_file_shape(image, image_array), channels, "image")
-    if message:
-        problems.append(Problem("error", image, f"{message} (image of subject {subject!r})"))
-    problems += image_problems(image, image_array, subject)
-    label_array = None
-    if label is not None:
-        label_array, label_affine = load_volume(label)
-        message = shape_problem(_file_shape(label, label_array), 1, "label")
-        if message:
-            problems.append(Problem("error", label, f"{message} (label of subject {subject!r})"))
-        elif image_array.ndim == 4:
-            grid = grid_problem(image_array.shape[1:], affine, label_array.shape[1:], label_affine, image)
-            if grid:
-                problems.append(Problem("error", label, f"{grid} (subject {subject!r})"))
-        if num_classes is not None:
-            problems += label_problems(label, label_array, label_map, num_classes, subject)
+    problems = subject_problems(subject, image, image_array, affine, channels, label, label_array, label_affine,
+                                label_map, num_classes)
     raise_errors(problems)
     if label_array is not None:
         label_array = reorient_like(label_array, label_affine, affine)

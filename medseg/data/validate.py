@@ -113,3 +113,48 @@ def image_problems(path: str, array: np.ndarray, subject: str) -> list[Problem]:
     if finite.all():
         return []
     return [Problem("error", path, f"image has {int((~finite).sum())} NaN/Inf voxel(s) (image of subject {subject!r})")]
+
+
+def file_shape(array: np.ndarray) -> tuple[int, ...]:
+    """The file-order shape ``(X, Y, Z[, C])`` of a channel-first loaded array, as :func:`shape_problem` reads it."""
+    return tuple(array.shape[1:]) + ((array.shape[0],) if array.shape[0] > 1 else ())
+
+
+def subject_problems(
+    subject: str,
+    image: str | None,
+    image_array: np.ndarray | None,
+    image_affine: np.ndarray | None,
+    in_channels: int,
+    label: str | None = None,
+    label_array: np.ndarray | None = None,
+    label_affine: np.ndarray | None = None,
+    label_map: dict[int, int] | None = None,
+    num_classes: int | None = None,
+) -> list[Problem]:
+    """Every rule for one loaded subject, in one place (``medseg data check`` and fit/test/predict both call
+    this): shapes, image values, label values (when ``num_classes`` is known), label grid = image grid.
+    A wrongly shaped file gets no further checks; a file that could not be read (``None``) neither."""
+    problems: list[Problem] = []
+    image_ok = label_ok = image_array is not None
+    if image_array is not None:
+        message = shape_problem(file_shape(image_array), in_channels, "image")
+        if message:
+            problems.append(Problem("error", image, f"{message} (image of subject {subject!r})"))
+            image_ok = False
+        else:
+            problems += image_problems(image, image_array, subject)
+    if label is None or label_array is None:
+        return problems
+    label_ok = True
+    message = shape_problem(file_shape(label_array), 1, "label")
+    if message:
+        problems.append(Problem("error", label, f"{message} (label of subject {subject!r})"))
+        label_ok = False
+    elif num_classes is not None:
+        problems += label_problems(label, label_array, label_map, num_classes, subject)
+    if image_ok and label_ok:
+        grid = grid_problem(image_array.shape[1:], image_affine, label_array.shape[1:], label_affine, image)
+        if grid:
+            problems.append(Problem("error", label, f"{grid} (subject {subject!r})"))
+    return problems
