@@ -19,6 +19,7 @@ A grid file (paths relative to it)::
     checkpoint: last.ckpt                  # tested checkpoint, in D/checkpoints/
     command: [medseg]                      # the program taking fit/test (default: this Python's medseg)
     slurm: {time: "04:00:00", gres: "gpu:1"}   # #SBATCH options for --slurm
+    reuse: [runs/other_grid]               # finished runs with the same config there are copied, not re-run
 
 ``--launcher torchrun|srun --nproc_per_node N --nodes M`` makes every run one DDP run over M nodes × N
 GPUs (:mod:`medseg.launch`); with ``--slurm`` each array task gets that allocation (``--nodes=M``,
@@ -33,6 +34,12 @@ merged config, ``trainer.default_root_dir`` = that folder). A run is complete wh
 re-running a sweep after a crash finishes only the missing runs. The sweep holds each run folder's lock
 (:mod:`medseg.run_folder`) while it runs it and skips, saying so, a run that another process holds, so
 two sweeps on the same grid share the work instead of running a cell twice.
+
+The hash is of :func:`canonical_config` (attention specs in their shortest form), so a run's identity
+does not depend on how the grid spells it. With ``reuse``, a run not yet started whose identical config
+(same hash, equal canonical config) finished under one of those roots is copied from there (results,
+logs, configs, checkpoints) with ``results/reused_from.json`` naming the source: two grids that share
+cells (the aggregation ablation's none and add cells are the scSE table's QuickNAT cells) train them once.
 """
 
 from __future__ import annotations
@@ -46,8 +53,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,13 +66,16 @@ import yaml
 from tqdm import tqdm
 
 from medseg.atomic import atomic_write
+from medseg.blocks import canonical_attention
 from medseg.launch import Launch
-from medseg.run_folder import LOCK_ENV, RunFolderLocked, RunLock
+from medseg.run_folder import LOCK_ENV, LOCK_NAME, RunFolderLocked, RunLock
 
-GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm"}
+GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm",
+             "reuse"}
 GENERATORS = ("one_at_a_time", "leave_one_out", "cumulative")
 CONFIG_NAME = "run_config.yaml"
 FIT_DONE = ".fit_done"
+REUSED_FROM = "reused_from.json"
 
 
 @dataclass
@@ -150,11 +162,24 @@ def set_dotted(config: dict, key: str, value: Any) -> None:
     node[parts[-1]] = copy.deepcopy(value)
 
 
-def config_hash(config: dict) -> str:
-    """8 hex digits of the SHA-1 of the config (canonical JSON), ``trainer.default_root_dir`` left out."""
+def canonical_config(config: dict) -> dict:
+    """The run's identity: the config without ``trainer.default_root_dir`` and with every attention spec
+    (``model.network.attention``, the values of a placement dict) in its shortest form, so that
+    ``{name: scse, aggregation: add}`` and ``scse`` are one run (:func:`medseg.blocks.canonical_attention`)."""
     c = copy.deepcopy(config)
     c.get("trainer", {}).pop("default_root_dir", None)
-    return hashlib.sha1(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    network = (c.get("model") or {}).get("network")
+    if isinstance(network, dict):
+        if "attention" in network:
+            network["attention"] = canonical_attention(network["attention"])
+        if isinstance(network.get("placement"), dict):
+            network["placement"] = {k: canonical_attention(v) for k, v in network["placement"].items()}
+    return c
+
+
+def config_hash(config: dict) -> str:
+    """8 hex digits of the SHA-1 of :func:`canonical_config` (as canonical JSON)."""
+    return hashlib.sha1(json.dumps(canonical_config(config), sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def load_grid(path: str | Path) -> dict:
@@ -212,6 +237,54 @@ def expand(grid: dict, root: str | Path | None = None) -> list[Run]:
         set_dotted(config, "trainer.default_root_dir", str(root / name))
         runs.append(Run(name=name, dir=root / name, config=config))
     return runs
+
+
+def reusable(run: Run, roots: list[Path]) -> Path | None:
+    """A finished run folder under ``roots`` with the same hash and canonical config as ``run``, if
+    ``run`` has not started (its folder holds nothing but run_config.yaml and the lock)."""
+    if run.dir.is_dir() and {p.name for p in run.dir.iterdir()} - {CONFIG_NAME, LOCK_NAME}:
+        return None
+    digest = run.name.rsplit("-", 1)[-1]
+    for root in roots:
+        for candidate in sorted(root.glob(f"*-{digest}")):
+            config_path = candidate / CONFIG_NAME
+            if candidate.resolve() == run.dir.resolve() or not (candidate / "results" / "summary.json").is_file():
+                continue
+            try:
+                other = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError):
+                continue
+            if isinstance(other, dict) and canonical_config(other) == canonical_config(run.config):
+                return candidate
+    return None
+
+
+def reuse_run(run: Run, source: Path) -> None:
+    """Copy finished run ``source`` into ``run.dir`` (whose lock the caller holds): everything but its
+    run_config.yaml and lock, plus ``results/reused_from.json``; results/ is moved in last, in one rename,
+    so the run counts as done only once all of it is there."""
+    staging = Path(tempfile.mkdtemp(prefix=".reuse-", dir=run.dir))
+    try:
+        copy_dir = staging / "copy"
+        shutil.copytree(source, copy_dir, ignore=shutil.ignore_patterns(LOCK_NAME, CONFIG_NAME))
+        note = {"source": str(source), "hash": run.name.rsplit("-", 1)[-1],
+                "why": "identical canonical config; copied by medseg sweep instead of training again"}
+        atomic_write(copy_dir / "results" / REUSED_FROM, json.dumps(note, indent=2) + "\n")
+        for entry in sorted(copy_dir.iterdir(), key=lambda p: p.name == "results"):
+            os.replace(entry, run.dir / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _reuse_roots(spec: dict) -> list[Path]:
+    roots = spec.get("reuse") or []
+    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+        raise ValueError(f"sweep: reuse must be a list of run-folder roots, got {roots!r}")
+    missing = [r for r in roots if not Path(r).is_dir()]
+    if missing:
+        print(f"sweep: reuse root(s) {', '.join(missing)} not found (relative to {Path.cwd()}); "
+              "their runs will be trained here", file=sys.stderr)
+    return [Path(r) for r in roots if Path(r).is_dir()]
 
 
 def _commands(run: Run, checkpoint: str, extra: list[str] = ()) -> list[list[str]]:
@@ -320,9 +393,11 @@ def sweep(
     extra = launch.overrides()
     checkpoint = spec.get("checkpoint", "last.ckpt")
     pending = [r for r in runs if not r.done]
+    roots = _reuse_roots(spec)
     if dry_run:
         for r in runs:
-            print(f"{r.status:8s} {r.dir}")
+            source = None if r.done else reusable(r, roots)
+            print(f"{r.status:8s} {r.dir}" + (f" (reuse {source})" if source else ""))
         print(f"sweep: {len(runs)} runs, {len(pending)} to run (dry run: nothing written)")
         return 0
     for r in pending:
@@ -355,6 +430,11 @@ def sweep(
         with lock:
             if r.done:
                 tqdm.write(f"sweep: {r.name} was completed by another process meanwhile")
+                continue
+            source = reusable(r, roots)
+            if source is not None:
+                reuse_run(r, source)
+                tqdm.write(f"sweep: {r.name}: reused finished run {source} (same config)")
                 continue
             tqdm.write(f"sweep: {r.name} ({r.status}) → {r.dir}")
             code = _run_one(r, program, checkpoint, in_process, lock.token, extra)

@@ -3,7 +3,7 @@
 from . import bam, cam, cbam, cse, danet, eca, ema, identity, pam, psa, scse, sse  # noqa: F401  (registration)
 from .attention_gate import AttentionGate
 from .base import AttentionBlock
-from .registry import attention_group, available_attention, build_attention, register_attention
+from .registry import attention_group, available_attention, build_attention, canonical_attention, register_attention
 
 __all__ = [
     "AttentionBlock",
@@ -11,5 +11,6 @@ __all__ = [
     "attention_group",
     "available_attention",
     "build_attention",
+    "canonical_attention",
     "register_attention",
 ]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import inspect
+from typing import Any, Callable
 
 from torch import nn
 
@@ -37,6 +38,34 @@ def _lookup(name: str) -> tuple[Callable[..., nn.Module], str]:
     if key not in _REGISTRY:
         raise ValueError(f"unknown attention {name!r}; available: {', '.join(available_attention())}")
     return _REGISTRY[key]
+
+
+def _option_defaults(factory: Callable[..., nn.Module]) -> dict[str, Any]:
+    """Keyword defaults of a block; an option defaulting to None takes the class's ``default_<option>``."""
+    out = {}
+    for name, param in inspect.signature(factory).parameters.items():
+        if param.default is inspect.Parameter.empty or name in ("channels", "spatial_dims"):
+            continue
+        out[name] = getattr(factory, f"default_{name}", None) if param.default is None else param.default
+    return out
+
+
+def canonical_attention(spec: str | dict | None) -> str | dict | None:
+    """The shortest spec of the same block: options equal to their defaults dropped, a bare name as a string.
+
+    ``{"name": "scse", "aggregation": "add"}`` -> ``"scse"``; ``{"name": "SE", "reduction": 2}`` ->
+    ``{"name": "se", "reduction": 2}`` (SE's default is 16). Strings and None come back unchanged but
+    lower-cased; unknown names raise the registry's error.
+    """
+    if not isinstance(spec, dict):
+        return spec.lower() if isinstance(spec, str) else spec
+    if "name" not in spec:
+        raise ValueError(f"attention spec {spec!r} has no 'name' key")
+    factory, _ = _lookup(spec["name"])
+    defaults = _option_defaults(factory)
+    options = {k: v for k, v in spec.items() if k != "name" and (k not in defaults or defaults[k] != v)}
+    name = spec["name"].lower()
+    return {"name": name, **dict(sorted(options.items()))} if options else name
 
 
 def build_attention(name: str | dict | None, channels: int, spatial_dims: int = 2, **options) -> nn.Module:

@@ -22,6 +22,8 @@ AGGREGATIONS = ("add", "max", "mul", "concat")
 class SCSE(AttentionBlock):
     """scSE; ``reduction`` of the cSE branch defaults to 2 (the paper)."""
 
+    default_reduction = ChannelSqueezeExcitation.default_reduction
+
     def __init__(
         self,
         channels: int,

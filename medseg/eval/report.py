@@ -26,28 +26,31 @@ import numpy as np
 import yaml
 
 from medseg.atomic import atomic_write
+from medseg.blocks import canonical_attention
 from medseg.eval import plots
 from medseg.eval.convergence import LAST_FRACTION, RISE_TOLERANCE, Curve, best_epoch, read_curve, still_rising
 from medseg.eval.stats import BOOTSTRAP_RESAMPLES, bootstrap_ci, mean_std, paired, paired_bootstrap_ci, seed_std, wilcoxon_p
 
 REQUIRED_COLUMNS = ("subject", "structure_id", "structure", "dice")
-# option defaults of the blocks (DESIGN.md §2); options equal to these are left out of variant labels
-BLOCK_DEFAULTS = {"reduction": 2, "aggregation": "add", "bias": True}
 # table order: the scSE paper's (Table 1) for networks and variants; others follow alphabetically
 NETWORK_ORDER = ("unet", "sdnet", "fcdensenet", "quicknat")
 VARIANT_ORDER = ("none", "se", "cse", "sse", "scse")
 
 
 def variant_label(attention: str | dict | None) -> str:
-    """``None``/"none" → "none"; "scse" → "scse"; {"name": "scse", "aggregation": "max"} → "scse-max"."""
+    """``None``/"none" → "none"; "scse" → "scse"; {"name": "scse", "aggregation": "max"} → "scse-max".
+
+    Options equal to the block's defaults are left out (:func:`medseg.blocks.canonical_attention`)."""
     if attention is None:
         return "none"
     if isinstance(attention, str):
         return attention.lower()
     if isinstance(attention, dict) and "name" in attention:
-        extra = [f"{v}" if k == "aggregation" else f"{k}{v}" for k, v in attention.items()
-                 if k != "name" and BLOCK_DEFAULTS.get(k, object()) != v]
-        return "-".join([variant_label(attention["name"]), *extra])
+        canonical = canonical_attention(attention)
+        if isinstance(canonical, str):
+            return canonical
+        extra = [f"{v}" if k == "aggregation" else f"{k}{v}" for k, v in canonical.items() if k != "name"]
+        return "-".join([canonical["name"], *extra])
     raise ValueError(f"cannot label attention spec {attention!r}: expected a name, a dict with 'name', or null")
 
 
@@ -81,6 +84,7 @@ class RunResult:
     budget: dict | None = None  # trainer.max_epochs / trainer.max_time of the run's config
     training: dict | None = None  # results/training.json
     curve: Curve = field(default_factory=Curve)
+    reused_from: str | None = None  # results/reused_from.json: a copy of another grid's identical run
 
     def subject_scores(self) -> dict[str, float]:
         """Subject → mean foreground Dice of this run (NaN structures excluded)."""
@@ -144,6 +148,8 @@ def load_run(run_dir: str | Path) -> RunResult:
     seed = config.get("seed_everything")
     training_path = run_dir / "results" / "training.json"
     training = json.loads(training_path.read_text(encoding="utf-8")) if training_path.is_file() else None
+    reused_path = run_dir / "results" / "reused_from.json"
+    reused_from = json.loads(reused_path.read_text(encoding="utf-8")).get("source") if reused_path.is_file() else None
     return RunResult(
         run_dir=run_dir,
         dataset=str(summary.get("dataset") or "dataset"),
@@ -158,6 +164,7 @@ def load_run(run_dir: str | Path) -> RunResult:
         budget={k: trainer.get(k) for k in ("max_epochs", "max_time")} if config else None,
         training=training,
         curve=read_curve(run_dir),
+        reused_from=reused_from,
     )
 
 
@@ -473,8 +480,11 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str = "none
     out_dir = Path(out)
     tables = _tables(rows, srows, decimals)
     seeds = sorted({r["seeds"] for r in rows})
+    copies = sum(r.reused_from is not None for r in runs)
+    reused = (f" {copies} of the runs are copies of another grid's identical runs (`medseg sweep` reuse; "
+              "results/reused_from.json names each source)." if copies else "")
     md = [f"# medseg report\n\n{len(runs)} runs, {len(cells)} cells, {'/'.join(map(str, seeds))} seed(s) per cell. "
-          f"{budget_statement(runs)}\n\n"
+          f"{budget_statement(runs)}{reused}\n\n"
           "Protocol: a subject's score is its mean foreground Dice; a cell's Dice is the mean over test subjects "
           "of the seed-averaged scores, with a 95 % percentile CI from a crossed bootstrap over subjects × seeds "
           f"({BOOTSTRAP_RESAMPLES:,} resamples, fixed RNG). Δ: paired by subject against `{baseline}` of the same "

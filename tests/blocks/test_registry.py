@@ -129,3 +129,24 @@ def test_build_rejects_bad_spatial_dims_and_channels():
         build_attention("cse", 8, 1)
     with pytest.raises(ValueError, match="channels must be a positive int, got 0"):
         build_attention("cse", 0)
+
+
+def test_canonical_attention_drops_exactly_the_default_options():
+    import inspect
+
+    from medseg.blocks import canonical_attention
+    from medseg.blocks.scse import SCSE
+
+    defaults = {k: p.default for k, p in inspect.signature(SCSE).parameters.items()}
+    assert defaults["aggregation"] == "add" and defaults["bias"] is True  # the facts the cases below rely on
+    assert canonical_attention({"name": "scse", "aggregation": "add", "bias": True}) == "scse"
+    assert canonical_attention({"name": "SCSE", "reduction": 2}) == "scse"  # None -> SCSE.default_reduction (2)
+    assert canonical_attention({"name": "scse", "aggregation": "max", "reduction": 4}) == \
+        {"name": "scse", "aggregation": "max", "reduction": 4}
+    assert canonical_attention({"name": "se", "reduction": 2}) == {"name": "se", "reduction": 2}  # SE's is 16
+    assert canonical_attention({"name": "se", "reduction": 16}) == "se"
+    assert canonical_attention("CSE") == "cse" and canonical_attention(None) is None
+    with pytest.raises(ValueError, match="unknown attention 'nope'"):
+        canonical_attention({"name": "nope"})
+    with pytest.raises(ValueError, match="no 'name'"):
+        canonical_attention({"aggregation": "max"})

@@ -161,3 +161,14 @@ def test_wall_time_budget_and_mixed_budgets_are_stated(tmp_path):
     write_run(tmp_path / "timed", "unet-sse", "unet", "sse", "all", NONE_MEANS, seed=0, trainer={"max_epochs": 5})
     report([str(tmp_path / "timed")], out=str(tmp_path / "o2"))
     assert "**differs between runs**" in (tmp_path / "o2" / "report.md").read_text(encoding="utf-8")
+
+
+def test_reused_runs_are_counted_in_the_report(tmp_path):
+    make_seed_grid(tmp_path / "runs")
+    report([str(tmp_path / "runs")], out=str(tmp_path / "o1"))
+    assert "copies of another grid" not in (tmp_path / "o1" / "report.md").read_text(encoding="utf-8")
+    copied = sorted((tmp_path / "runs").iterdir())[0]
+    (copied / "results" / "reused_from.json").write_text('{"source": "elsewhere/run"}', encoding="utf-8")
+    assert load_run(copied).reused_from == "elsewhere/run"
+    report([str(tmp_path / "runs")], out=str(tmp_path / "o2"))
+    assert " 1 of the runs are copies of another grid's identical runs" in (tmp_path / "o2" / "report.md").read_text(encoding="utf-8")

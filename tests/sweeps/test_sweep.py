@@ -1,5 +1,6 @@
 """``medseg sweep``: grid expansion, placement generators, commands, and resuming after a crash or kill."""
 
+import json
 import os
 import signal
 import subprocess
@@ -164,3 +165,65 @@ def test_sweep_skips_a_run_held_by_another_process_and_says_so(tmp_path, capsys)
         assert [r.status for r in runs] == ["done", "todo", "done"] and calls(runs[1].dir) == []
     assert sweep(str(path)) == 0
     assert [r.status for r in runs] == ["done"] * 3 and len(calls(runs[0].dir)) == 2
+
+
+def test_hash_is_of_the_canonical_attention_spec(tmp_path):
+    """A spec spelled with its defaults is the same run; a non-default option is not."""
+    path = write_grid(tmp_path, grid={"model.network.attention": [
+        "scse", {"name": "scse", "aggregation": "add"}, {"name": "SCSE", "reduction": 2, "bias": True},
+        {"name": "scse", "aggregation": "max"}, {"name": "se", "reduction": 2}, "se"]})
+    runs = expand(load_grid(path))
+    # the three spellings of scse collapse into the first; max, se-reduction2 and se (16) stay distinct
+    assert [r.config["model"]["network"]["attention"] for r in runs] == [
+        "scse", {"name": "scse", "aggregation": "max"}, {"name": "se", "reduction": 2}, "se"]
+
+
+def _finished_elsewhere(tmp_path) -> list:
+    """A grid of three cells run to completion (fake engine) under tmp_path/runs."""
+    path = write_grid(tmp_path)
+    assert sweep(str(path)) == 0
+    return expand(load_grid(path))
+
+
+def test_reuse_copies_an_identical_finished_run_instead_of_training(tmp_path):
+    source_runs = _finished_elsewhere(tmp_path)
+    (tmp_path / "b").mkdir()
+    other = write_grid(tmp_path / "b", reuse=[str(tmp_path / "runs")], grid={"model.network.attention": [
+        {"name": "scse", "aggregation": "add"}, {"name": "scse", "aggregation": "max"}]})
+    runs = expand(load_grid(other))
+    assert [r.status for r in runs] == ["todo", "todo"]
+    assert sweep(str(other)) == 0
+    reused, trained = runs
+    source = next(r for r in source_runs if r.name.startswith("scse-"))
+    assert reused.name.rsplit("-", 1)[1] == source.name.rsplit("-", 1)[1] and reused.done
+    assert calls(reused.dir) == calls(source.dir) and len(calls(source.dir)) == 2  # copied log, no new fit/test
+    note = json.loads((reused.dir / "results" / "reused_from.json").read_text(encoding="utf-8"))
+    assert Path(note["source"]).resolve() == source.dir.resolve()
+    assert (reused.dir / "results" / "summary.json").read_bytes() == (source.dir / "results" / "summary.json").read_bytes()
+    # the copy describes itself in its own grid's terms
+    own = yaml.safe_load((reused.dir / "run_config.yaml").read_text(encoding="utf-8"))
+    assert own["trainer"]["default_root_dir"] == str(reused.dir)
+    assert [c.split()[0] for c in calls(trained.dir)] == ["fit", "test"]  # no identical run: trained
+    assert not list(reused.dir.glob(".reuse-*"))
+
+
+def test_reuse_never_touches_a_started_run_or_a_different_config(tmp_path, capsys):
+    _finished_elsewhere(tmp_path)
+    for sub in ("b", "c"):
+        (tmp_path / sub).mkdir()
+    # same attention but another epoch count: another config, so nothing to reuse
+    other = write_grid(tmp_path / "b", reuse=[str(tmp_path / "runs")], set={"trainer.max_epochs": 3})
+    assert not [line for line in _dry(other, capsys) if "(reuse " in line]
+    # a started run (a fit log in its folder) is resumed here, never replaced by a copy
+    same = write_grid(tmp_path / "c", reuse=[str(tmp_path / "runs")])
+    first = expand(load_grid(same))[0]
+    first.dir.mkdir(parents=True)
+    (first.dir / "fit.log").write_text("started\n", encoding="utf-8")
+    lines = _dry(same, capsys)
+    assert len(lines) == 3 and "(reuse " not in lines[0] and all("(reuse " in line for line in lines[1:])
+
+
+def _dry(path, capsys) -> list[str]:
+    capsys.readouterr()
+    assert sweep(str(path), dry_run=True) == 0
+    return capsys.readouterr().out.splitlines()[:-1]
