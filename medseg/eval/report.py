@@ -294,6 +294,8 @@ def summary_rows(cells: dict, baseline: str = "none") -> list[dict]:
             "stop_reasons": _count([(r.training or {}).get("stop_reason", "unknown") for r in cell.runs]),
             "epochs": "/".join(str(len(r.curve.val_epochs) or "?") for r in cell.runs),
             "best_epochs": "/".join(str(best_epoch(r.curve) if r.curve.val_epochs else "?") for r in cell.runs),
+            # training wall time per run (training.json train_seconds, summed over resumed fits)
+            "fit_minutes": "/".join(_minutes((r.training or {}).get("train_seconds")) for r in cell.runs),
             "params": cell.params, "attention_params": cell.runs[0].attention_params,
         })
     return rows
@@ -387,11 +389,15 @@ def _dice_cell(d: int):
     return text
 
 
+def _minutes(seconds: float | None) -> str:
+    return f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) and math.isfinite(seconds) else "?"
+
+
 def _training_cell(r: dict) -> str:
     known, bad = r["convergence_known"], r["not_converged"]
     status = "convergence unknown (no CSV logs)" if known == 0 else \
         f"converged {known - bad}/{r['runs']}" + (f" (**{bad} not**)" if bad else "")
-    return f"{r['stop_reasons']}; {status}"
+    return f"{r['stop_reasons']}; {status}; epochs {r['epochs']}; fit min {r['fit_minutes']}"
 
 
 def _tables(rows: list[dict], srows: list[dict], d: int) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -409,7 +415,8 @@ def _tables(rows: list[dict], srows: list[dict], d: int) -> list[tuple[str, list
              f"{_fmt(r['delta_ci_high'], d, True)}] (p={_fmt_p(r['wilcoxon_p'])}"
              f"{'; within seed noise' if r['exceeds_seed_noise'] is False else ''})"),
             ("Seed-to-seed std of the mean Dice (number of seeds)", lambda r: f"{_fmt(r['seed_std'], d)} (n={r['seeds']})"),
-            ("Training: stop reasons; converged runs (rule: medseg.eval.convergence)", _training_cell),
+            ("Training: stop reasons; converged runs (rule: medseg.eval.convergence); validation epochs and "
+             "training minutes per run", _training_cell),
             ("Parameters (attention parameters)",
              lambda r: f"{r['params']:,} ({r['attention_params'] or 0:,})" if r["params"] is not None else "n/a"),
         ]:

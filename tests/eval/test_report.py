@@ -148,6 +148,10 @@ def test_two_seed_grid_convergence_marks_and_budget(seed_report):
     md = (out / "report.md").read_text(encoding="utf-8")
     assert f"[{float(rows['scse']['ci_low']):.3f}, {float(rows['scse']['ci_high']):.3f}] †1/2 |" in md
     assert "early_stopping×2; converged 2/2" in md and "0.042 (n=2)" in md and "within seed noise" in md
+    # training minutes per run from training.json (the fixture: 2 min per epoch), in run order
+    epochs = rows["none"]["epochs"].split("/")
+    assert rows["none"]["fit_minutes"] == "/".join(str(2 * int(e)) for e in epochs)
+    assert f"epochs {rows['none']['epochs']}; fit min {rows['none']['fit_minutes']}" in md
     assert "equal epochs, `trainer.max_epochs` = 20 per run" in md
     png = out / "learning_curves_toy.png"
     assert png.read_bytes()[:4] == b"\x89PNG" and "learning_curves_toy.png" in md
