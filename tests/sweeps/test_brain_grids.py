@@ -61,3 +61,20 @@ def test_brain_base_config_parses(capsys):
     out = capsys.readouterr().out
     assert stop.value.code == 0 and "weighted_ce_dice" in out
     assert yaml.safe_load(out)["selection"]["patience"] == 6
+
+
+def test_aggregation_grid_reuses_the_scse_tables_quicknat_cells():
+    """none and add are brain.yaml's QuickNAT none / scse runs (same canonical configs, so the same hashes),
+    and the aggregation grid lists brain.yaml's root under reuse: they are trained once."""
+    from medseg.sweep import canonical_config
+
+    table, _ = _cells("scse_miccai2018/brain.yaml")
+    ablation, _ = _cells("tmi2019/aggregation_brain.yaml")
+    quicknat = {r.name.rsplit("-", 1)[1]: r for r in table if r.config["model"]["network"]["name"] == "quicknat"}
+    shared = [r for r in ablation if r.name.rsplit("-", 1)[1] in quicknat]
+    assert sorted(r.name.rsplit("-", 1)[0] for r in shared) == sorted(
+        f"{v}-seed{s}" for v in ("none", "scse-add") for s in (0, 1, 2))
+    for run in shared:
+        assert canonical_config(run.config) == canonical_config(quicknat[run.name.rsplit("-", 1)[1]].config)
+    grid = load_grid(EXPERIMENTS / "tmi2019/aggregation_brain.yaml")
+    assert grid["reuse"] == [load_grid(EXPERIMENTS / "scse_miccai2018/brain.yaml")["root"]]
