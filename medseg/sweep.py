@@ -37,7 +37,8 @@ two sweeps on the same grid share the work instead of running a cell twice.
 
 The hash is of :func:`canonical_config` (attention specs in their shortest form), so a run's identity
 does not depend on how the grid spells it. With ``reuse``, a run not yet started whose identical config
-(same hash, equal canonical config) finished under one of those roots is copied from there (results,
+(same hash, equal canonical config, tested on the same checkpoint) finished under one of those roots is
+copied from there (results,
 logs, configs, checkpoints) with ``results/reused_from.json`` naming the source: two grids that share
 cells (the aggregation ablation's none and add cells are the scSE table's QuickNAT cells) train them once.
 """
@@ -239,9 +240,19 @@ def expand(grid: dict, root: str | Path | None = None) -> list[Run]:
     return runs
 
 
-def reusable(run: Run, roots: list[Path]) -> Path | None:
-    """A finished run folder under ``roots`` with the same hash and canonical config as ``run``, if
-    ``run`` has not started (its folder holds nothing but run_config.yaml and the lock)."""
+def _tested_checkpoint(run_dir: Path) -> str | None:
+    """File name of the checkpoint a run was tested on (``ckpt_path`` of the test's saved config.yaml)."""
+    try:
+        saved = yaml.safe_load((run_dir / "config_test.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return Path(str(saved["ckpt_path"])).name if isinstance(saved, dict) and saved.get("ckpt_path") else None
+
+
+def reusable(run: Run, roots: list[Path], checkpoint: str) -> Path | None:
+    """A finished run folder under ``roots`` with the same hash and canonical config as ``run``, tested on
+    the same checkpoint (``best.ckpt`` or ``last.ckpt``), if ``run`` has not started (its folder holds
+    nothing but run_config.yaml and the lock)."""
     if run.dir.is_dir() and {p.name for p in run.dir.iterdir()} - {CONFIG_NAME, LOCK_NAME}:
         return None
     digest = run.name.rsplit("-", 1)[-1]
@@ -254,7 +265,8 @@ def reusable(run: Run, roots: list[Path]) -> Path | None:
                 other = yaml.safe_load(config_path.read_text(encoding="utf-8"))
             except (OSError, yaml.YAMLError):
                 continue
-            if isinstance(other, dict) and canonical_config(other) == canonical_config(run.config):
+            if (isinstance(other, dict) and canonical_config(other) == canonical_config(run.config)
+                    and _tested_checkpoint(candidate) == checkpoint):
                 return candidate
     return None
 
@@ -396,7 +408,7 @@ def sweep(
     roots = _reuse_roots(spec)
     if dry_run:
         for r in runs:
-            source = None if r.done else reusable(r, roots)
+            source = None if r.done else reusable(r, roots, checkpoint)
             print(f"{r.status:8s} {r.dir}" + (f" (reuse {source})" if source else ""))
         print(f"sweep: {len(runs)} runs, {len(pending)} to run (dry run: nothing written)")
         return 0
@@ -431,7 +443,7 @@ def sweep(
             if r.done:
                 tqdm.write(f"sweep: {r.name} was completed by another process meanwhile")
                 continue
-            source = reusable(r, roots)
+            source = reusable(r, roots, checkpoint)
             if source is not None:
                 reuse_run(r, source)
                 tqdm.write(f"sweep: {r.name}: reused finished run {source} (same config)")

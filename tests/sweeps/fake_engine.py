@@ -1,7 +1,8 @@
 """Stand-in for ``medseg fit|test --config X.yaml [--ckpt_path P]`` with the same files contract.
 
 fit writes checkpoints/last.ckpt (JSON {"epoch": k}) after each epoch, resuming after the epoch in
---ckpt_path; test writes results/summary.json + dice_per_structure.csv. Every call is appended to
+--ckpt_path; test writes results/summary.json + dice_per_structure.csv and, like LightningCLI,
+config_test.yaml with the tested ckpt_path. Every call is appended to
 D/calls.log. FAKE_HANG=<substring>: the fit of a run whose folder contains it sleeps after epoch 0
 (to be killed); FAKE_FAIL=<substring>: it exits 1 after epoch 0.
 """
@@ -33,6 +34,7 @@ def main(argv: list[str]) -> int:
     else:
         assert json.loads(Path(args["--ckpt_path"]).read_text(encoding="utf-8"))["epoch"] == config["trainer"]["max_epochs"] - 1
         (root / "results").mkdir(exist_ok=True)
+        (root / "config_test.yaml").write_text(yaml.safe_dump({"ckpt_path": args["--ckpt_path"]}), encoding="utf-8")
         (root / "results" / "dice_per_structure.csv").write_text("subject,structure_id,structure,dice\ns1,1,A,0.5\n", encoding="utf-8")
         net = config["model"]["network"]
         (root / "results" / "summary.json").write_text(json.dumps(

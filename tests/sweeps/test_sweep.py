@@ -214,6 +214,9 @@ def test_reuse_never_touches_a_started_run_or_a_different_config(tmp_path, capsy
     # same attention but another epoch count: another config, so nothing to reuse
     other = write_grid(tmp_path / "b", reuse=[str(tmp_path / "runs")], set={"trainer.max_epochs": 3})
     assert not [line for line in _dry(other, capsys) if "(reuse " in line]
+    # same config but another tested checkpoint (the source tested last.ckpt): not the same result
+    best = write_grid(tmp_path / "b", reuse=[str(tmp_path / "runs")], checkpoint="best.ckpt")
+    assert not [line for line in _dry(best, capsys) if "(reuse " in line]
     # a started run (a fit log in its folder) is resumed here, never replaced by a copy
     same = write_grid(tmp_path / "c", reuse=[str(tmp_path / "runs")])
     first = expand(load_grid(same))[0]
