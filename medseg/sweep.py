@@ -67,8 +67,8 @@ import yaml
 from tqdm import tqdm
 
 from medseg.atomic import atomic_write
-from medseg.blocks import canonical_attention
 from medseg.launch import Launch
+from medseg.run_identity import canonical_config
 from medseg.run_folder import LOCK_ENV, LOCK_NAME, RunFolderLocked, RunLock
 
 GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm",
@@ -161,21 +161,6 @@ def set_dotted(config: dict, key: str, value: Any) -> None:
             raise ValueError(f"sweep: cannot set {key!r}: {'.'.join(parts[: i + 1])!r} is {child!r}, not a mapping")
         node = child
     node[parts[-1]] = copy.deepcopy(value)
-
-
-def canonical_config(config: dict) -> dict:
-    """The run's identity: the config without ``trainer.default_root_dir`` and with every attention spec
-    (``model.network.attention``, the values of a placement dict) in its shortest form, so that
-    ``{name: scse, aggregation: add}`` and ``scse`` are one run (:func:`medseg.blocks.canonical_attention`)."""
-    c = copy.deepcopy(config)
-    c.get("trainer", {}).pop("default_root_dir", None)
-    network = (c.get("model") or {}).get("network")
-    if isinstance(network, dict):
-        if "attention" in network:
-            network["attention"] = canonical_attention(network["attention"])
-        if isinstance(network.get("placement"), dict):
-            network["placement"] = {k: canonical_attention(v) for k, v in network["placement"].items()}
-    return c
 
 
 def config_hash(config: dict) -> str:

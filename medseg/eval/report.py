@@ -20,6 +20,7 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from medseg.blocks import canonical_attention
 from medseg.eval import plots
 from medseg.eval.convergence import LAST_FRACTION, RISE_TOLERANCE, Curve, best_epoch, read_curve, still_rising
 from medseg.eval.stats import BOOTSTRAP_RESAMPLES, bootstrap_ci, mean_std, paired, paired_bootstrap_ci, seed_std, wilcoxon_p
+from medseg.run_identity import canonical_config
 
 REQUIRED_COLUMNS = ("subject", "structure_id", "structure", "dice")
 # table order: the scSE paper's (Table 1) for networks and variants; others follow alphabetically
@@ -85,6 +87,7 @@ class RunResult:
     training: dict | None = None  # results/training.json
     curve: Curve = field(default_factory=Curve)
     reused_from: str | None = None  # results/reused_from.json: a copy of another grid's identical run
+    config: dict = field(default_factory=dict)  # the run's config (config.yaml, else run_config.yaml)
 
     def subject_scores(self) -> dict[str, float]:
         """Subject → mean foreground Dice of this run (NaN structures excluded)."""
@@ -165,6 +168,7 @@ def load_run(run_dir: str | Path) -> RunResult:
         training=training,
         curve=read_curve(run_dir),
         reused_from=reused_from,
+        config=config,
     )
 
 
@@ -229,11 +233,51 @@ class Cell:
         return self.runs[0].params
 
 
+# keys in which the runs of one cell may differ: they are its repeats
+REPEAT_KEYS = ("seed_everything", "data.fold", "trainer.default_root_dir", "ckpt_path")
+
+
+def _flat(config: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _protocol(run: RunResult) -> dict[str, Any]:
+    """A run's config without what may differ between the repeats of one cell (seed, fold, folder)."""
+    flat = _flat(canonical_config(run.config))
+    return {k: v for k, v in flat.items() if k not in REPEAT_KEYS}
+
+
+def check_one_protocol(cell: "Cell") -> None:
+    """The runs of a cell must differ only in seed or fold: runs of another recipe (patience, lr, epochs)
+    would be averaged in silently. Keys present in both configs are compared (a key one config lacks is
+    unknown there, not different); runs without a config are not checked."""
+    known = [r for r in cell.runs if r.config]
+    for run in known[1:]:
+        a, b = _protocol(known[0]), _protocol(run)
+        keys = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+        if keys:
+            shown = "; ".join(f"{k}: {a[k]!r} vs {b[k]!r}" for k in keys[:5])
+            raise ValueError(
+                f"report: cell {cell.network}/{cell.variant}@{cell.placement} mixes runs of different configs: "
+                f"{known[0].run_dir} and {run.run_dir} differ in {shown}{' ...' if len(keys) > 5 else ''}. "
+                "Report each protocol's run folders separately.")
+
+
 def group_cells(runs: list[RunResult]) -> dict[tuple[str, str, str, str], Cell]:
+    """Runs grouped by (dataset, network, variant, placement); a cell's runs must share one config
+    but for seed and fold (:func:`check_one_protocol`)."""
     cells: dict[tuple[str, str, str, str], Cell] = {}
     for run in runs:
         key = (run.dataset, run.network, run.variant, run.placement)
         cells.setdefault(key, Cell(*key)).runs.append(run)
+    for cell in cells.values():
+        check_one_protocol(cell)
     for cell in cells.values():
         several = len({k[3] for k in cells if k[:3] == (cell.dataset, cell.network, cell.variant)}) > 1
         cell.column = f"{cell.variant}@{cell.placement}" if several else cell.variant

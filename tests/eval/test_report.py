@@ -176,3 +176,15 @@ def test_reused_runs_are_counted_in_the_report(tmp_path):
     assert load_run(copied).reused_from == "elsewhere/run"
     report([str(tmp_path / "runs")], out=str(tmp_path / "o2"))
     assert " 1 of the runs are copies of another grid's identical runs" in (tmp_path / "o2" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_cell_mixing_two_recipes_is_an_error_naming_runs_and_keys(tmp_path):
+    """Seeds of one cell may differ in seed (and fold, folder); a run of another recipe may not join them."""
+    make_seed_grid(tmp_path / "runs")  # seeds 0, 1 with max_epochs 20
+    report([str(tmp_path / "runs")], out=str(tmp_path / "ok"))  # seeds differ only in seed_everything: fine
+    write_run(tmp_path / "runs", "unet-none-seed2", "unet", "none", "all", NONE_MEANS, seed=2,
+              trainer={"max_epochs": 30})
+    with pytest.raises(ValueError, match=r"unet/none@all mixes runs of different configs: .*unet-none-seed0 and "
+                                         r".*unet-none-seed2 differ in trainer.max_epochs: 20 vs 30"):
+        report([str(tmp_path / "runs")], out=str(tmp_path / "bad"))
+    assert not (tmp_path / "bad" / "report.md").exists()

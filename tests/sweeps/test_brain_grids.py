@@ -60,13 +60,14 @@ def test_brain_base_config_parses(capsys):
         run_lightning_cli(["fit", "--config", str(EXPERIMENTS / "scse_miccai2018" / "base_brain.yaml"), "--print_config"])
     out = capsys.readouterr().out
     assert stop.value.code == 0 and "weighted_ce_dice" in out
-    assert yaml.safe_load(out)["selection"]["patience"] == 6
+    written = yaml.safe_load((EXPERIMENTS / "scse_miccai2018" / "base_brain.yaml").read_text(encoding="utf-8"))
+    assert yaml.safe_load(out)["selection"] == {**yaml.safe_load(out)["selection"], **written["selection"]}
 
 
 def test_aggregation_grid_reuses_the_scse_tables_quicknat_cells():
     """none and add are brain.yaml's QuickNAT none / scse runs (same canonical configs, so the same hashes),
     and the aggregation grid lists brain.yaml's root under reuse: they are trained once."""
-    from medseg.sweep import canonical_config
+    from medseg.run_identity import canonical_config
 
     table, _ = _cells("scse_miccai2018/brain.yaml")
     ablation, _ = _cells("tmi2019/aggregation_brain.yaml")
