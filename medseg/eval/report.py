@@ -258,8 +258,9 @@ def check_one_protocol(cell: "Cell") -> None:
     would be averaged in silently. Keys present in both configs are compared (a key one config lacks is
     unknown there, not different); runs without a config are not checked."""
     known = [r for r in cell.runs if r.config]
+    a = _protocol(known[0]) if known else {}
     for run in known[1:]:
-        a, b = _protocol(known[0]), _protocol(run)
+        b = _protocol(run)
         keys = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
         if keys:
             shown = "; ".join(f"{k}: {a[k]!r} vs {b[k]!r}" for k in keys[:5])
