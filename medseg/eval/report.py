@@ -470,7 +470,8 @@ def _tables(rows: list[dict], srows: list[dict], d: int) -> list[tuple[str, list
         for network in sorted(dict.fromkeys(r["network"] for r in rs), key=lambda n: _order(NETWORK_ORDER, n)):
             ss = [r for r in srows if r["dataset"] == dataset and r["network"] == network]
             names, cols, grid = _pivot(ss, "structure", lambda r: f"{_fmt(r['mean_dice'], d)} ± {_fmt(r['std_dice'], d)}")
-            tables.append((f"{dataset} / {network}: Dice per structure", ["structure", *cols],
+            tables.append((f"{dataset} / {network}: Dice per structure, mean ± sample std over test subjects "
+                           "(seed-averaged scores)", ["structure", *cols],
                            [[n, *g] for n, g in zip(names, grid)]))
     return tables
 
