@@ -27,6 +27,7 @@ class LossConfig:
     dice_weight: float = 1.0
     boundary_weight: float = 2.0
     smooth: float = 1e-5
+    batch_dice: bool = False  # Dice sums over the whole mini-batch (the authors' DiceLoss, nnU-Net 2D), not per sample
 
 
 @dataclass

@@ -3,7 +3,15 @@
 QuickNAT (Roy et al., NeuroImage 2019, eq. 1–3): weighted cross-entropy with per-voxel weight
 w(x) = Σ_l 1[L(x)=l]·median(f)/f_l + ω₀·1[|∇L(x)| > 0] (median-frequency class weights, computed once
 from the training labels, plus a boundary weight ω₀ = 2 on label edges), plus soft Dice loss
-1 − mean_{b,c} (2 Σ p·g + ε)/(Σ p + Σ g + ε) with p = softmax(logits) applied exactly once.
+1 − mean_c (2 Σ p·g + ε)/(Σ p + Σ g + ε) with p = softmax(logits) applied exactly once.
+
+The Dice sums run over the pixels of each sample (``batch_dice=False``, mean over samples and classes,
+MONAI's ``DiceLoss`` default) or over the whole mini-batch (``batch_dice=True``: the authors'
+``nn_common_modules.losses.DiceLoss`` sums over N, H, W per class; nnU-Net's 2D ``batch_dice``). On 2D
+brain slices about half of the (slice, class) pairs have no voxel of the class; each such term is
+ε / (Σ p + ε) and reaches 0 only when Σ p ≪ ε, so per-sample Dice spends half its value on driving
+absent classes' probabilities to ~0 (logits ever larger) rather than on overlap. Summed over a batch
+of 16 slices, fewer than 1 % of the (batch, class) pairs are absent (benchmarks/RESULTS.md, issue 11).
 """
 
 from __future__ import annotations
@@ -56,11 +64,15 @@ def boundary_mask(label: torch.Tensor) -> torch.Tensor:
     return edge
 
 
-def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1e-5) -> torch.Tensor:
-    """1 − mean over (sample, class) of (2 Σ p·g + ε) / (Σ p + Σ g + ε), p = softmax(logits) once."""
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, smooth: float = 1e-5, batch: bool = False) -> torch.Tensor:
+    """1 − mean of (2 Σ p·g + ε) / (Σ p + Σ g + ε), p = softmax(logits) once.
+
+    Σ over each sample's voxels and the mean over (sample, class); ``batch=True``: Σ over the whole batch's
+    voxels and the mean over classes.
+    """
     probs = logits.softmax(dim=1)
     onehot = F.one_hot(target, logits.shape[1]).movedim(-1, 1).to(probs.dtype)
-    dims = tuple(range(2, logits.ndim))
+    dims = (0, *range(2, logits.ndim)) if batch else tuple(range(2, logits.ndim))
     intersection = (probs * onehot).sum(dims)
     denominator = probs.sum(dims) + onehot.sum(dims)
     return 1.0 - ((2.0 * intersection + smooth) / (denominator + smooth)).mean()
@@ -81,15 +93,18 @@ class SegmentationLoss(nn.Module):
         dice_weight: float = 1.0,
         boundary_weight: float = 2.0,
         smooth: float = 1e-5,
+        batch_dice: bool = False,
     ) -> None:
         super().__init__()
         if name not in LOSSES:
             raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
         self.name = name
-        self.ce_weight = ce_weight if "ce" in name else 0.0
-        self.dice_weight = dice_weight if "dice" in name else 0.0
+        parts = name.removeprefix("weighted_").split("_")  # "dice" has no CE term ("ce" in "dice" is True)
+        self.ce_weight = ce_weight if "ce" in parts else 0.0
+        self.dice_weight = dice_weight if "dice" in parts else 0.0
         self.boundary_weight = boundary_weight
         self.smooth = smooth
+        self.batch_dice = batch_dice
         self.weighted = name.startswith("weighted")
         self.register_buffer("class_weights", torch.full((num_classes,), float("nan")))
 
@@ -117,5 +132,5 @@ class SegmentationLoss(nn.Module):
                 ce = F.cross_entropy(logits, target)
             loss = loss + self.ce_weight * ce
         if self.dice_weight:
-            loss = loss + self.dice_weight * soft_dice_loss(logits, target, self.smooth)
+            loss = loss + self.dice_weight * soft_dice_loss(logits, target, self.smooth, self.batch_dice)
         return loss

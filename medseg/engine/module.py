@@ -75,7 +75,8 @@ class SegmentationModule(pl.LightningModule):
         if channels_last:
             use_channels_last(self.net, spatial_dims)
         lc = self.loss_config
-        self.criterion = SegmentationLoss(lc.name, num_classes, lc.ce_weight, lc.dice_weight, lc.boundary_weight, lc.smooth)
+        self.criterion = SegmentationLoss(lc.name, num_classes, lc.ce_weight, lc.dice_weight, lc.boundary_weight, lc.smooth,
+                                          lc.batch_dice)
         self._other_views: dict[str, nn.Module] = {}
         self._scores: dict[str, Any] = {}
 

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from monai.losses import DiceLoss
 from scipy import ndimage
 
+from medseg.engine.module import SegmentationModule
 from medseg.engine.losses import SegmentationLoss, boundary_mask, class_counts, median_frequency_weights, soft_dice_loss
 
 
@@ -20,6 +21,39 @@ def test_soft_dice_equals_monai_diceloss(spatial):
     logits, target = _batch(0, spatial)
     monai = DiceLoss(softmax=True, to_onehot_y=True)(logits, target[:, None])
     assert soft_dice_loss(logits, target).item() == pytest.approx(monai.item(), abs=1e-6)
+
+
+def _absent_in_some_samples(spatial):
+    """float64 logits; class 3 only in sample 1, class 2 absent from sample 0: per-sample and batch Dice differ."""
+    logits, target = _batch(3, spatial)
+    target = torch.where(target == 3, 1, target)
+    target[1].view(-1)[:5] = 3
+    target[0] = torch.where(target[0] == 2, 0, target[0])
+    return logits.double(), target
+
+
+@pytest.mark.parametrize("spatial", [(9, 11), (5, 6, 7)])
+def test_batch_dice_equals_monai_batch_diceloss(spatial):
+    logits, target = _absent_in_some_samples(spatial)
+    for batch in (False, True):
+        monai = DiceLoss(softmax=True, to_onehot_y=True, batch=batch)(logits, target[:, None])
+        assert soft_dice_loss(logits, target, batch=batch).item() == pytest.approx(monai.item(), abs=1e-12)
+        wired = SegmentationLoss("dice", num_classes=4, batch_dice=batch)(logits, target)
+        assert wired.item() == pytest.approx(monai.item(), abs=1e-12)
+
+
+def test_per_sample_dice_charges_absent_classes_until_they_saturate():
+    """An absent class's per-sample term ε/(Σp+ε) stays ~1 for any Σp ≫ ε; summed over the batch it vanishes."""
+    logits, target = _absent_in_some_samples((9, 11))
+    absent = F.one_hot(target, 4).movedim(-1, 1).sum((2, 3)) == 0  # (sample, class) pairs with no voxel
+    assert absent.any() and not absent.all(0).any()  # some pairs absent, but every class somewhere in the batch
+    probs = logits.softmax(1)
+    per_pair = 1 - 1e-5 / (probs.sum((2, 3)) + 1e-5)
+    assert torch.all(per_pair[absent] > 0.999)  # Σp over 99 pixels ≥ 99 · min p ≫ ε
+    module_model = SegmentationModule(network={"name": "unet", "options": {"features": 4, "depth": 2, "kernel_size": 3}},
+                                      num_classes=4, loss={"name": "dice", "batch_dice": True})
+    assert module_model.criterion(logits, target).item() == pytest.approx(
+        soft_dice_loss(logits, target, batch=True).item(), abs=1e-12)
 
 
 def test_boundary_mask_matches_min_max_filter():
@@ -60,3 +94,17 @@ def test_bad_names_and_shapes():
         SegmentationLoss("focal")
     with pytest.raises(ValueError, match="do not match"):
         SegmentationLoss("ce", 4)(torch.zeros(1, 4, 5, 5), torch.zeros(1, 5, 6, dtype=torch.long))
+
+
+@pytest.mark.parametrize("name", ["ce", "weighted_ce", "dice", "ce_dice", "weighted_ce_dice"])
+def test_each_name_has_exactly_its_terms(name):
+    logits, target = _batch(4)
+    weights = torch.tensor([0.5, 1.0, 2.0, 3.0])
+    ce = F.cross_entropy(logits, target)
+    wce = (F.cross_entropy(logits, target, reduction="none") * (weights[target] + 2.0 * boundary_mask(target))).mean()
+    dice = DiceLoss(softmax=True, to_onehot_y=True)(logits, target[:, None])
+    expected = {"ce": ce, "weighted_ce": wce, "dice": dice, "ce_dice": ce + dice, "weighted_ce_dice": wce + dice}[name]
+    loss = SegmentationLoss(name, num_classes=4)
+    if name.startswith("weighted"):
+        loss.set_class_weights(weights)
+    assert loss(logits, target).item() == pytest.approx(expected.item(), rel=1e-6)
