@@ -20,7 +20,7 @@ import torch.nn.functional as F
 import yaml
 
 from medseg.data.datamodule import SegmentationDataModule
-from medseg.engine.losses import boundary_mask, soft_dice_loss
+from medseg.engine.losses import soft_dice_loss
 from medseg.engine.module import SegmentationModule
 
 
@@ -53,9 +53,8 @@ def loss_terms(module: SegmentationModule, batch: dict) -> dict[str, float]:
            "absent_per_batch": (onehot.sum((0, *dims)) == 0).double().mean().item(),
            "batch_dice": soft_dice_loss(logits, target, smooth, batch=True).item(),
            "logit_range": (logits.max(1).values - logits.min(1).values).mean().item()}
-    crit = module.criterion
-    if crit.weighted:
-        weight = crit.class_weights.double()[target] + crit.boundary_weight * boundary_mask(target)
+    if module.criterion.weighted:
+        weight = module.criterion.voxel_weights(target).double()
         out["weighted_ce"] = (F.cross_entropy(logits, target, reduction="none") * weight).mean().item()
     return out
 

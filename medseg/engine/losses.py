@@ -117,6 +117,12 @@ class SegmentationLoss(nn.Module):
             raise ValueError(f"loss {self.name}: expected {self.class_weights.numel()} class weights, got {tuple(weights.shape)}")
         self.class_weights.copy_(weights)
 
+    def voxel_weights(self, target: torch.Tensor) -> torch.Tensor:
+        """QuickNAT's w(x) = median(f)/f_{L(x)} + ω₀·1[|∇L(x)| > 0], same shape as ``target``."""
+        if self.needs_class_weights:
+            raise RuntimeError(f"loss {self.name}: class weights not set (call set_class_weights first)")
+        return self.class_weights[target] + self.boundary_weight * boundary_mask(target)
+
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if logits.ndim != target.ndim + 1 or logits.shape[2:] != target.shape[1:]:
             raise ValueError(f"loss {self.name}: logits {tuple(logits.shape)} do not match target {tuple(target.shape)}")
@@ -124,10 +130,7 @@ class SegmentationLoss(nn.Module):
         loss = logits.new_zeros(())
         if self.ce_weight:
             if self.weighted:
-                if self.needs_class_weights:
-                    raise RuntimeError(f"loss {self.name}: class weights not set (call set_class_weights first)")
-                voxel_weight = self.class_weights[target] + self.boundary_weight * boundary_mask(target)
-                ce = (F.cross_entropy(logits, target, reduction="none") * voxel_weight).mean()
+                ce = (F.cross_entropy(logits, target, reduction="none") * self.voxel_weights(target)).mean()
             else:
                 ce = F.cross_entropy(logits, target)
             loss = loss + self.ce_weight * ce

@@ -43,16 +43,13 @@ def test_batch_dice_equals_monai_batch_diceloss(spatial):
 
 
 def test_per_sample_dice_charges_absent_classes_until_they_saturate():
-    """An absent class's per-sample term ε/(Σp+ε) stays ~1 for any Σp ≫ ε; summed over the batch it vanishes."""
+    """An absent class's per-sample term 1 − ε/(Σp+ε) stays ~1 for any Σp ≫ ε: the loss is at least their share."""
     logits, target = _absent_in_some_samples((9, 11))
     absent = F.one_hot(target, 4).movedim(-1, 1).sum((2, 3)) == 0  # (sample, class) pairs with no voxel
     assert absent.any() and not absent.all(0).any()  # some pairs absent, but every class somewhere in the batch
-    probs = logits.softmax(1)
-    per_pair = 1 - 1e-5 / (probs.sum((2, 3)) + 1e-5)
-    assert torch.all(per_pair[absent] > 0.999)  # Σp over 99 pixels ≥ 99 · min p ≫ ε
-    onehot = F.one_hot(target, 4).movedim(-1, 1).double()
-    batch_terms = 1 - (2 * (probs * onehot).sum((0, 2, 3)) + 1e-5) / ((probs + onehot).sum((0, 2, 3)) + 1e-5)
-    assert torch.all(batch_terms < 0.999)  # every class has voxels in the batch: an overlap term, not a charge
+    assert logits.softmax(1).sum((2, 3)).min() > 1e-3  # Σp over 99 pixels ≫ ε = 1e-5: no class saturated
+    share = absent.double().mean().item()
+    assert soft_dice_loss(logits, target).item() >= 0.999 * share  # every term ≥ 0, each absent one ≥ 0.999
 
 
 def test_module_builds_the_loss_the_config_names():
