@@ -92,28 +92,36 @@ def _band(curves: Sequence[tuple[Sequence[int], Sequence[float]]]) -> tuple[np.n
 
 
 def learning_curves(curves: Mapping[str, Mapping[str, Sequence]], title: str = "") -> Figure:
-    """One row per network: validation mean Dice (left) and training loss (right) per epoch; one line per
-    cell (the mean over its seeds at each epoch) with a min–max band over the seeds.
+    """One row per network: validation mean Dice (left), the same over the second half of training with the
+    y-axis fitted to it (middle: the plateau, where cells differ by a few thousandths) and training loss
+    (right) per epoch; one line per cell (the mean over its seeds at each epoch) with a min–max band over
+    the seeds.
 
     ``curves[network][cell label]`` is a list of ``medseg.eval.convergence.Curve`` (one per seed).
     """
     networks = [n for n in curves if any(curves[n].values())]
     if not networks:
         raise ValueError("learning_curves: no run has CSV logs")
-    fig, axes = plt.subplots(len(networks), 2, figsize=(11, 3.2 * len(networks) + 0.6), squeeze=False)
+    fig, axes = plt.subplots(len(networks), 3, figsize=(15, 3.2 * len(networks) + 0.6), squeeze=False)
     colours = plt.get_cmap("tab10")
+    panels = (("val_epochs", "val_dice", False), ("val_epochs", "val_dice", True), ("loss_epochs", "train_loss", False))
     for row, network in enumerate(networks):
+        last = max((e for runs in curves[network].values() for c in runs for e in c.val_epochs), default=0)
         for i, (label, runs) in enumerate(curves[network].items()):
-            for ax, attr in zip(axes[row], (("val_epochs", "val_dice"), ("loss_epochs", "train_loss"))):
-                pairs = [(getattr(c, attr[0]), getattr(c, attr[1])) for c in runs if getattr(c, attr[0])]
+            for ax, (xs_attr, ys_attr, zoom) in zip(axes[row], panels):
+                pairs = [(getattr(c, xs_attr), getattr(c, ys_attr)) for c in runs if getattr(c, xs_attr)]
                 if not pairs:
                     continue
                 x, mean, lo, hi = _band(pairs)
+                if zoom:  # second half of training only, so autoscaling fits the plateau
+                    keep = x >= last / 2
+                    x, mean, lo, hi = x[keep], mean[keep], lo[keep], hi[keep]
                 ax.plot(x, mean, color=colours(i % 10), label=f"{label} (n={len(pairs)})")
                 if len(pairs) > 1:
                     ax.fill_between(x, lo, hi, color=colours(i % 10), alpha=0.2, linewidth=0)
         axes[row][0].set_ylabel(f"{network}\nval mean Dice")
-        axes[row][1].set_ylabel("train loss (epoch mean)")
+        axes[row][1].set_ylabel("val mean Dice, second half (zoom)")
+        axes[row][2].set_ylabel("train loss (epoch mean)")
         axes[row][0].legend(loc="lower right", fontsize=7)
         for ax in axes[row]:
             ax.set_xlabel("epoch")

@@ -47,3 +47,18 @@ def test_segmentation_figure_overlays_reference_and_prediction_ids():
     np.testing.assert_array_equal(overlays[1].filled(0), ((labels + 1) % 5).T)
     assert overlays[0].mask.sum() == (labels == 0).sum()
     plots.plt.close(fig)
+
+
+def test_learning_curves_zoom_panel_fits_the_plateau_not_the_first_epochs():
+    from medseg.eval.convergence import Curve
+
+    epochs = list(range(40))
+    rising = [0.85 - 0.75 * np.exp(-e / 3) for e in epochs]  # 0.10 at epoch 0, within 0.001 of 0.85 after 20
+    runs = [Curve(epochs, [v + d for v in rising], epochs, [1.0 / (e + 1) for e in epochs]) for d in (0.0, 0.002)]
+    fig = plots.learning_curves({"unet": {"none": runs}})
+    full, zoom, loss = fig.axes[:3]
+    assert len(fig.axes) == 3
+    assert full.get_ylim()[0] < 0.2  # the full panel shows epoch 0
+    low, high = zoom.get_ylim()
+    assert low > 0.8 and high < 0.86  # the zoom holds only epochs >= 20 (all within [0.849, 0.852])
+    assert min(zoom.lines[0].get_xdata()) == 20
