@@ -80,15 +80,26 @@ def placement_heatmap(
     return fig
 
 
-def _band(curves: Sequence[tuple[Sequence[int], Sequence[float]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Epochs, mean, min and max over the runs that reached each epoch."""
+def _band(curves: Sequence[tuple[Sequence[int], Sequence[float]]]) -> tuple[np.ndarray, ...]:
+    """Epochs, mean, min, max and count over the runs that reached each epoch."""
     epochs = np.array(sorted({e for xs, _ in curves for e in xs}))
     table = np.full((len(curves), len(epochs)), np.nan)
     index = {e: i for i, e in enumerate(epochs)}
     for k, (xs, ys) in enumerate(curves):
         for x, y in zip(xs, ys):
             table[k, index[x]] = y
-    return epochs, np.nanmean(table, 0), np.nanmin(table, 0), np.nanmax(table, 0)  # every epoch has a run
+    count = np.isfinite(table).sum(0)
+    return epochs, np.nanmean(table, 0), np.nanmin(table, 0), np.nanmax(table, 0), count  # every epoch has a run
+
+
+def _plot_mean(ax, x: np.ndarray, mean: np.ndarray, full: np.ndarray, colour, label: str) -> None:
+    """The mean line, solid where every seed contributes and dashed where some runs had already stopped
+    (early stopping), so that a jump made by the set of seeds changing is not read as training."""
+    ax.plot(x, np.where(full, mean, np.nan), color=colour, label=label)
+    if not full.all():
+        partial = ~full
+        partial[:-1] |= ~full[1:]  # and the point before each partial one, so the dashes join the solid line
+        ax.plot(x, np.where(partial, mean, np.nan), color=colour, linestyle="--", linewidth=1)
 
 
 def learning_curves(curves: Mapping[str, Mapping[str, Sequence]], title: str = "") -> Figure:
@@ -112,11 +123,11 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence]], title: str = "
                 pairs = [(getattr(c, xs_attr), getattr(c, ys_attr)) for c in runs if getattr(c, xs_attr)]
                 if not pairs:
                     continue
-                x, mean, lo, hi = _band(pairs)
+                x, mean, lo, hi, count = _band(pairs)
                 if zoom:  # second half of training only, so autoscaling fits the plateau
                     keep = x >= last / 2
-                    x, mean, lo, hi = x[keep], mean[keep], lo[keep], hi[keep]
-                ax.plot(x, mean, color=colours(i % 10), label=f"{label} (n={len(pairs)})")
+                    x, mean, lo, hi, count = x[keep], mean[keep], lo[keep], hi[keep], count[keep]
+                _plot_mean(ax, x, mean, count == len(pairs), colours(i % 10), f"{label} (n={len(pairs)})")
                 if len(pairs) > 1:
                     ax.fill_between(x, lo, hi, color=colours(i % 10), alpha=0.2, linewidth=0)
         axes[row][0].set_ylabel(f"{network}\nval mean Dice")

@@ -490,7 +490,7 @@ def _figures(cells: dict, baseline: str):
                   if ds == dataset}
         if any(v for cols in curves.values() for v in cols.values()):
             yield f"learning_curves_{safe(dataset)}.png", plots.learning_curves(
-                curves, title=f"{dataset}: validation mean Dice and training loss per epoch (band: min–max over seeds)")
+                curves, title=f"{dataset}: validation mean Dice and training loss per epoch (band: min–max over seeds; dashed: some seeds had stopped)")
     for (dataset, network), group in by_net.items():
         structures = list(dict.fromkeys(s for c in group for s in c.structures))
         dice = {c.column: {s: list(c.structure_dice(s).values()) for s in structures}
