@@ -489,8 +489,9 @@ def _figures(cells: dict, baseline: str):
                   for (ds, network), group in sorted(by_net.items(), key=lambda kv: _order(NETWORK_ORDER, kv[0][1]))
                   if ds == dataset}
         if any(v for cols in curves.values() for v in cols.values()):
-            yield f"learning_curves_{safe(dataset)}.png", plots.learning_curves(
-                curves, title=f"{dataset}: validation mean Dice and training loss per epoch (band: min–max over seeds; dashed: some seeds had stopped)")
+            title = (f"{dataset}: validation mean Dice and training loss per epoch "
+                     "(band: min–max over seeds; dashed: some seeds had stopped)")
+            yield f"learning_curves_{safe(dataset)}.png", plots.learning_curves(curves, title=title)
     for (dataset, network), group in by_net.items():
         structures = list(dict.fromkeys(s for c in group for s in c.structures))
         dice = {c.column: {s: list(c.structure_dice(s).values()) for s in structures}

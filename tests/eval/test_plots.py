@@ -56,12 +56,13 @@ def test_learning_curves_zoom_panel_fits_the_plateau_not_the_first_epochs():
     rising = [0.85 - 0.75 * np.exp(-e / 3) for e in epochs]  # 0.10 at epoch 0, within 0.001 of 0.85 after 20
     runs = [Curve(epochs, [v + d for v in rising], epochs, [1.0 / (e + 1) for e in epochs]) for d in (0.0, 0.002)]
     fig = plots.learning_curves({"unet": {"none": runs}})
-    full, zoom, loss = fig.axes[:3]
     assert len(fig.axes) == 3
+    full, zoom = fig.axes[:2]
     assert full.get_ylim()[0] < 0.2  # the full panel shows epoch 0
     low, high = zoom.get_ylim()
     assert low > 0.8 and high < 0.86  # the zoom holds only epochs >= 20 (all within [0.849, 0.852])
     assert min(zoom.lines[0].get_xdata()) == 20
+    plots.plt.close(fig)
 
 
 def test_learning_curves_dash_the_epochs_where_some_seeds_had_stopped():
@@ -70,7 +71,8 @@ def test_learning_curves_dash_the_epochs_where_some_seeds_had_stopped():
     long, short = list(range(10)), list(range(6))  # one seed early-stopped after epoch 5
     runs = [Curve(long, [0.5 + 0.01 * e for e in long], long, [1.0] * 10),
             Curve(short, [0.4 + 0.01 * e for e in short], short, [1.0] * 6)]
-    ax = plots.learning_curves({"unet": {"none": runs}}).axes[0]
+    fig = plots.learning_curves({"unet": {"none": runs}})
+    ax = fig.axes[0]
     solid, dashed = ax.lines[:2]
     y_solid, y_dashed = np.asarray(solid.get_ydata(), float), np.asarray(dashed.get_ydata(), float)
     assert dashed.get_linestyle() == "--"
@@ -78,3 +80,4 @@ def test_learning_curves_dash_the_epochs_where_some_seeds_had_stopped():
     assert np.isnan(y_solid[6:]).all()
     np.testing.assert_allclose(y_dashed[6:], [0.5 + 0.01 * e for e in range(6, 10)])  # the long seed alone
     assert np.isnan(y_dashed[:5]).all() and np.isclose(y_dashed[5], 0.5)  # joined at the last full epoch
+    plots.plt.close(fig)
