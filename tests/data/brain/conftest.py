@@ -14,6 +14,9 @@ import pytest
 from medseg.data.brain import fetch as fetch_module
 
 LEFT_WM, RIGHT_WM, THIRD_VENTRICLE, OPTIC_CHIASM = 45, 44, 4, 69  # raw Neuromorphometrics ids
+LEFT_CORTEX, RIGHT_CORTEX, LEFT_VENTRICLE, RIGHT_VENTRICLE = 101, 102, 52, 51
+FAKE_IDS = {0, LEFT_WM, RIGHT_WM, LEFT_CORTEX, RIGHT_CORTEX, LEFT_VENTRICLE, RIGHT_VENTRICLE, THIRD_VENTRICLE, OPTIC_CHIASM}
+WM_CORE, VENTRICLE_CENTRES, VENTRICLE_RADIUS = 0.7, ([-10.0, 0.0, 5.0], [10.0, 0.0, 5.0]), 5.0
 
 
 def world_grid(shape, affine):
@@ -21,27 +24,40 @@ def world_grid(shape, affine):
     return (idx @ affine[:3, :3].T + affine[:3, 3]).reshape(*shape, 3)
 
 
+def fake_radius(w: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    return np.sqrt((w[..., 0] / (30 * scale)) ** 2 + (w[..., 1] / (38 * scale)) ** 2 + (w[..., 2] / (30 * scale)) ** 2)
+
+
 def fake_template_and_atlas(folder: Path) -> tuple[Path, Path]:
-    """Template: an ellipsoidal 'brain' (bright core, darker rim) on an LAS 2 mm grid. Atlas: RAS 3 mm,
-    a larger ellipsoid split at world x = 0 into left (45, x < 0) and right (44) white matter, a small
-    central 'ventricle' (4) and an optic-chiasm voxel block (69, a background class)."""
+    """Template: an ellipsoidal 'brain' on an LAS 2 mm grid: bright 'white matter' core (r < 0.7), darker
+    'cortex' rim, two dark 'lateral ventricles' (spheres of 5 mm at x = ±10 mm). Atlas: RAS 3 mm, a larger
+    ellipsoid whose boundaries do *not* follow the template (as the real atlas's): white matter (45 for
+    x < 0, 44 right) only out to r = 0.55 of its larger radius, cortex (101 left, 102 right) beyond, the
+    ventricles (52, 51) shifted 3 mm outwards, a central 3rd ventricle (4) and an optic-chiasm block (69, a
+    background class)."""
     t_aff = np.diag([-2.0, 2.0, 2.0, 1.0])
     t_aff[:3, 3] = [40.0, -48.0, -40.0]
     t_shape = (41, 49, 41)
     w = world_grid(t_shape, t_aff)
-    r = np.sqrt((w[..., 0] / 30) ** 2 + (w[..., 1] / 38) ** 2 + (w[..., 2] / 30) ** 2)
-    template = np.where(r < 1, np.where(r < 0.7, 800.0, 500.0), 0.0).astype(np.int16)
+    r = fake_radius(w)
+    template = np.where(r < 1, np.where(r < WM_CORE, 800.0, 500.0), 0.0)
+    for centre in VENTRICLE_CENTRES:
+        template[np.sqrt(((w - centre) ** 2).sum(-1)) < VENTRICLE_RADIUS] = 150.0
     a_aff = np.diag([3.0, 3.0, 3.0, 1.0])
     a_aff[:3, 3] = [-48.0, -57.0, -48.0]
     a_shape = (33, 39, 33)
     w = world_grid(a_shape, a_aff)
-    r = np.sqrt((w[..., 0] / 33) ** 2 + (w[..., 1] / 41) ** 2 + (w[..., 2] / 33) ** 2)
-    atlas = np.where(r < 1, np.where(w[..., 0] < 0, LEFT_WM, RIGHT_WM), 0).astype(np.uint8)
+    r = fake_radius(w, 1.1)
+    left = w[..., 0] < 0
+    atlas = np.where(r < 1, np.where(r < 0.55, np.where(left, LEFT_WM, RIGHT_WM), np.where(left, LEFT_CORTEX, RIGHT_CORTEX)), 0)
     atlas[np.sqrt(((w - [0, 5, 0]) ** 2).sum(-1)) < 7] = THIRD_VENTRICLE
+    for centre, rid in zip(VENTRICLE_CENTRES, (LEFT_VENTRICLE, RIGHT_VENTRICLE)):
+        shifted = np.asarray(centre) + [np.sign(centre[0]) * 3.0, 0, 0]
+        atlas[np.sqrt(((w - shifted) ** 2).sum(-1)) < VENTRICLE_RADIUS] = rid
     atlas[(np.abs(w[..., 0]) < 4) & (np.abs(w[..., 1] - 25) < 4) & (np.abs(w[..., 2] + 10) < 4)] = OPTIC_CHIASM
     folder.mkdir(parents=True, exist_ok=True)
-    nib.save(nib.Nifti1Image(template, t_aff), folder / "template.nii.gz")
-    nib.save(nib.Nifti1Image(atlas, a_aff), folder / "atlas.nii.gz")
+    nib.save(nib.Nifti1Image(template.astype(np.int16), t_aff), folder / "template.nii.gz")
+    nib.save(nib.Nifti1Image(atlas.astype(np.uint8), a_aff), folder / "atlas.nii.gz")
     return folder / "template.nii.gz", folder / "atlas.nii.gz"
 
 
