@@ -15,8 +15,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from medseg.blocks.attention_gate import AttentionGate
-
+from .gates import SkipGateSpec, build_skip_gates
 from .layers import MaxPoolDown, MaxUnpoolUp, conv
 from .placement import AttentionSpec, PlacementSpec, resolve_placement, site_names
 from .sites import build_site
@@ -57,13 +56,13 @@ class EncoderDecoder(nn.Module):
         features: int,
         attention: AttentionSpec,
         placement: PlacementSpec,
-        skip_gate: bool,
+        skip_gate: SkipGateSpec,
         up: Callable[[], nn.Module] | None = None,
     ) -> None:
         """Fill a network that is ``features`` wide at every level (U-Net, SD-Net, QuickNAT):
         encoder ``block(in, f)`` + 2x max-pool; decoder ``up`` (default max-unpool with the pooling
         indices) -> cat skip -> ``block(2f, f)``; ``bottleneck()``; 1x1 classifier; attention at
-        every site; optional attention gates on the skips."""
+        every site; optional gates on the skips (:mod:`.gates`)."""
         f, d = features, self.spatial_dims
         for level in range(self.depth):
             self.encoders.append(block(self.in_channels if level == 0 else f, f))
@@ -73,8 +72,7 @@ class EncoderDecoder(nn.Module):
         self.bottleneck = bottleneck()  # built after the levels: the seeded initialisation order is kept
         self.head = conv(d, f, self.num_classes, 1)
         self.place_attention([f] * (2 * self.depth + 2), attention, placement)
-        if skip_gate:
-            self.gate_skips([f] * self.depth, [f] * self.depth)
+        self.gate_skips([f] * self.depth, [f] * self.depth, skip_gate)
 
     def place_attention(
         self,
@@ -91,11 +89,9 @@ class EncoderDecoder(nn.Module):
         for site, channels in zip(names, site_channels):
             self.sites[site] = build_site(specs[site], channels, self.spatial_dims, site)
 
-    def gate_skips(self, skip_channels: Sequence[int], gating_channels: Sequence[int]) -> None:
-        """Attention gates (Attention U-Net) on the skips; index k-1 gates level k."""
-        self.gates = nn.ModuleList(
-            AttentionGate(s, g, self.spatial_dims) for s, g in zip(skip_channels, gating_channels)
-        )
+    def gate_skips(self, skip_channels: Sequence[int], gating_channels: Sequence[int], spec: SkipGateSpec) -> None:
+        """Skip gates (``skip_gate``: attention_gate | gau, :mod:`.gates`); index k-1 gates level k."""
+        self.gates = build_skip_gates(spec, skip_channels, gating_channels, self.spatial_dims)
 
     @property
     def attention_sites(self) -> "OrderedDict[str, nn.Module]":
