@@ -34,6 +34,8 @@ def encode(x: torch.Tensor, codewords: torch.Tensor, smoothing: torch.Tensor) ->
 
 @register_attention("encnet", group="recalibration")
 class EncNet(AttentionBlock):
+    auxiliary_kind = "presence"
+
     def __init__(self, channels: int, spatial_dims: int = 2, codes: int = 32) -> None:
         super().__init__(channels, spatial_dims)
         if isinstance(codes, bool) or not isinstance(codes, int) or codes < 1:
@@ -53,6 +55,10 @@ class EncNet(AttentionBlock):
         """Add the SE-loss head FC: C -> ``num_classes`` (once)."""
         if self.se is None:
             self.se = nn.Linear(self.channels, num_classes).to(self.fc.weight.device)
+
+    @property
+    def has_auxiliary(self) -> bool:
+        return self.se is not None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
