@@ -44,3 +44,18 @@ def test_volume_inference_is_exactly_equal_without_the_heads():
 def test_bad_deep_supervision_names_the_key():
     with pytest.raises(ValueError, match=r"^model.loss.deep_supervision: .*needs 1\.\.2 levels"):
         _module(deep_supervision=[1, 0.5, 0.25])
+
+
+def test_danet_head_branches_are_supervised_with_aux_weight():
+    torch.manual_seed(0)
+    net = {**NET, "attention": "danet_head", "placement": "bottleneck"}
+    model = SegmentationModule(network=net, num_classes=3, class_names=NAMES, loss={"name": "ce", "aux_weight": 0.5})
+    batch = next(iter(TinyDataModule(batch_size=4).train_dataloader()))
+    model.eval()  # no dropout: the two forwards below see the same network
+    logits, aux = model.net.forward_with_auxiliary(batch["image"])
+    assert set(aux.segmentation) == {"bottleneck/fused", "bottleneck/position", "bottleneck/channel"}
+    expected, terms = training_loss(model.criterion, logits, aux, batch["label"], [], 0.2, 0.5)
+    assert terms["aux"] > 0
+    torch.testing.assert_close(model.training_step(batch, 0), expected)
+    off = SegmentationModule(network=net, num_classes=3, class_names=NAMES, loss={"name": "ce", "aux_weight": 0.0})
+    assert off.net.sites["bottleneck"].classifiers is None
