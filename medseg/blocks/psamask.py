@@ -21,10 +21,11 @@ import torch
 PSA_TYPES = ("collect", "distribute")
 
 
-@lru_cache(maxsize=32)
-def relative_index(spatial: tuple[int, ...], mask: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(index, valid), both (N, N) over (q, p): the mask channel that position p uses for q, and whether
-    the offset q - p lies inside the mask (index clamped to 0 where it does not)."""
+@lru_cache(maxsize=16)
+def relative_index(spatial: tuple[int, ...], mask: tuple[int, ...], device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """(index, valid), both (N, N) over (q, p) on ``device``: the mask channel that position p uses for q,
+    and whether the offset q - p lies inside the mask (index clamped to 0 where it does not). Cached per
+    (grid, mask, device): 9 N^2 bytes each, built once instead of once per forward."""
     axes = [torch.arange(n) for n in spatial]
     coords = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(spatial))  # (N, d)
     offset = coords[:, None, :] - coords[None, :, :]  # (q, p, d): q - p
@@ -34,7 +35,7 @@ def relative_index(spatial: tuple[int, ...], mask: tuple[int, ...]) -> tuple[tor
     valid = ((r >= 0) & (r < size)).all(dim=-1)
     strides = torch.tensor([math.prod(mask[a + 1:]) for a in range(len(mask))])
     index = torch.where(valid, (r * strides).sum(-1), torch.zeros((), dtype=torch.long))
-    return index, valid
+    return index.to(device), valid.to(device)
 
 
 def psa_mask(m: torch.Tensor, mask_size: Sequence[int], psa_type: str = "collect") -> torch.Tensor:
@@ -44,9 +45,8 @@ def psa_mask(m: torch.Tensor, mask_size: Sequence[int], psa_type: str = "collect
     spatial, mask = tuple(m.shape[2:]), tuple(int(s) for s in mask_size)
     if len(mask) != len(spatial) or m.shape[1] != math.prod(mask):
         raise ValueError(f"psa_mask: input {tuple(m.shape)} does not have prod(mask_size={mask}) channels over {len(mask)} axes")
-    index, valid = relative_index(spatial, mask)
+    index, valid = relative_index(spatial, mask, str(m.device))
     n = math.prod(spatial)
     flat = m.reshape(m.shape[0], -1, n)
-    index = index.to(m.device).expand(m.shape[0], n, n)
-    y = torch.gather(flat, 1, index) * valid.to(device=m.device, dtype=m.dtype)
+    y = torch.gather(flat, 1, index.expand(m.shape[0], n, n)) * valid.to(m.dtype)
     return y if psa_type == "collect" else y.transpose(1, 2)
