@@ -19,11 +19,25 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from medseg.blocks import available_attention, build_attention
+from medseg.blocks import GAU, available_attention, build_attention
 
 GOAL_BLOCKS = ("cse", "sse", "scse")
 GOAL = 0.25
-ORDER = ["none", "se", "cse", "sse", "scse", "cbam", "bam", "eca", "psa", "pam", "cam", "danet", "ema"]
+ORDER = ["none", "se", "cse", "sse", "scse", "cbam", "bam", "eca", "psa", "fpa", "encnet", "gau", "pam", "cam", "danet",
+         "danet_head", "psanet", "ema"]
+GATES = ("gau",)  # skip gates: timed on the input with a gating signal at half its size
+
+
+class GateOnHalfSize(nn.Module):
+    """A skip gate as a one-input module: gate(x, g) with g = 2x average-pooled x (the coarser decoder feature)."""
+
+    def __init__(self, gate: nn.Module) -> None:
+        super().__init__()
+        self.gate = gate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pool = nn.functional.avg_pool2d if x.ndim == 4 else nn.functional.avg_pool3d
+        return self.gate(x, pool(x, 2))
 
 
 def fwd_bwd_seconds(module: nn.Module, x: torch.Tensor, runs: int) -> float:
@@ -72,14 +86,17 @@ def measure(
     base = statistics.median(fwd_bwd_seconds(conv, x, 1) for _ in range(repeats))
     rows = [{"block": f"conv 5^{dims} (reference)", "params": sum(p.numel() for p in conv.parameters()), "ms": base * 1e3, "rel": 1.0}]
     for name in tqdm(names, desc=f"{dims}D", leave=False):
-        block = build_attention(name, channels, dims).train()
+        if name in GATES:
+            block = GateOnHalfSize(GAU(channels, channels, dims)).train()
+        else:
+            block = build_attention(name, channels, dims).train()
         row = {"block": name, "params": sum(p.numel() for p in block.parameters())}
         if name == "bam":  # its channel BatchNorm is undefined for a batch of one in training
             block.eval()
             row["block"] = "bam (eval mode)"
         try:
             seconds, rel, rounds = relative_cost(block, conv, x, warmup, repeats, slow)
-        except ValueError as err:  # PAM's documented O(N^2) limit
+        except ValueError as err:  # PAM's and PSANet's documented O(N^2) limits
             row["note"] = str(err).split(";")[0]
         else:
             row.update(ms=seconds * 1e3, rel=rel, note="" if rounds > 1 else "timed once (slow)")
@@ -111,7 +128,7 @@ def main() -> None:
     parser.add_argument("--size2d", type=int, default=128)
     parser.add_argument("--size3d", type=int, default=32)
     parser.add_argument("--dims", type=int, nargs="+", default=[2, 3], choices=[2, 3])
-    parser.add_argument("--blocks", nargs="+", default=[n for n in ORDER if n in available_attention()])
+    parser.add_argument("--blocks", nargs="+", default=[n for n in ORDER if n in available_attention() or n in GATES])
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)

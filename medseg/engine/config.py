@@ -28,6 +28,10 @@ class LossConfig:
     boundary_weight: float = 2.0
     smooth: float = 1e-5
     batch_dice: bool = False  # Dice sums over the whole mini-batch (the authors' DiceLoss, nnU-Net 2D), not per sample
+    # auxiliary outputs (medseg.engine.auxiliary_loss); training only, inference ignores them
+    deep_supervision: Optional[list[float]] = None  # weights [main, dec2, dec3, ...]; nnU-Net: [1, 0.5, 0.25, ...]
+    se_loss: float = 0.2  # EncNet's SE-loss weight, used where an encnet block is placed (0: no SE head)
+    aux_weight: float = 1.0  # each block segmentation output (danet_head branches), DANet's equal sum (0: no heads)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from torch import nn
 from medseg.data.preprocess import to_original_grid
 from medseg.data.readers import write_volume
 from medseg.engine.acceleration import compile_network, use_channels_last
+from medseg.engine.auxiliary_loss import check_deep_supervision, training_loss
 from medseg.engine.checkpoint import load_module, plain_config
 from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, OptimizerConfig
 from medseg.engine.distributed import gather_by_id
@@ -37,6 +38,7 @@ from medseg.engine.uncertainty import entropy
 from medseg.eval.metrics import dice_per_structure, surface_distances
 from medseg.eval.results import result_rows, summarise, write_results
 from medseg.nets import attention_parameters, build_network, count_parameters
+from medseg.nets.auxiliary import enable_auxiliary, has_auxiliary
 
 
 def _coerce(value: Any, cls: type) -> Any:
@@ -75,6 +77,12 @@ class SegmentationModule(pl.LightningModule):
         if channels_last:
             use_channels_last(self.net, spatial_dims)
         lc = self.loss_config
+        self.deep_supervision = check_deep_supervision(lc.deep_supervision)
+        kinds = tuple(k for k, w in (("presence", lc.se_loss), ("segmentation", lc.aux_weight)) if w)
+        try:
+            enable_auxiliary(self.net, num_classes, kinds, len(self.deep_supervision))
+        except ValueError as err:
+            raise ValueError(f"model.loss.deep_supervision: {err}") from err
         self.criterion = SegmentationLoss(lc.name, num_classes, lc.ce_weight, lc.dice_weight, lc.boundary_weight, lc.smooth,
                                           lc.batch_dice)
         self._other_views: dict[str, nn.Module] = {}
@@ -113,8 +121,18 @@ class SegmentationModule(pl.LightningModule):
                 rank_zero_info("resumed with the config's optimizer settings: " + "; ".join(changed))
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        loss = self.criterion(self.net(batch["image"]), batch["label"])
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=batch["image"].shape[0])
+        """The segmentation loss, plus the auxiliary terms (deep supervision, SE-loss, block heads) when
+        ``model.loss`` turned heads on (:mod:`medseg.engine.auxiliary_loss`)."""
+        image, label, size = batch["image"], batch["label"], batch["image"].shape[0]
+        if not has_auxiliary(self.net):
+            loss = self.criterion(self.net(image), label)
+            self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
+            return loss
+        logits, aux = self.net.forward_with_auxiliary(image)
+        lc = self.loss_config
+        loss, terms = training_loss(self.criterion, logits, aux, label, self.deep_supervision, lc.se_loss, lc.aux_weight)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=size)
+        self.log_dict({f"train/loss_{k}": v.detach() for k, v in terms.items()}, on_step=False, on_epoch=True, batch_size=size)
         return loss
 
     def configure_optimizers(self) -> Any:

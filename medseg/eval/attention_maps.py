@@ -1,8 +1,10 @@
 """Attention-map figures (scSE TMI 2019 Fig. 6 style): sSE spatial maps q over the slice, cSE weights s.
 
-``collect_attention`` switches ``keep_attention`` on for the blocks at a network's attention sites, runs
-one forward pass and returns, per site, the channel weights s ∈ (0, 1)^C and the spatial map
-q ∈ (0, 1)^{H×W} of the first batch item (whichever the block has). ``attention_figure`` draws them.
+``collect_attention`` switches ``keep_attention`` on for the blocks at a network's attention sites and its
+skip gates (``gate1..gateK``: attention gates' α, GAU's channel weights), runs one forward pass and
+returns, per site, the channel weights s ∈ (0, 1)^C and the spatial map q over the slice of the first
+batch item (whichever the block has; FPA's pyramid map, PSANet's collect attention of the central
+position, EncNet's γ are among them; pairwise N×N maps are left out). ``attention_figure`` draws them.
 Loading a trained run folder (config + checkpoint) is the engine's job: :mod:`medseg.engine.maps`.
 """
 
@@ -39,6 +41,9 @@ def collect_attention(net: nn.Module, image: torch.Tensor) -> "OrderedDict[str, 
     sites = getattr(net, "attention_sites", None)
     if sites is None:
         raise ValueError(f"collect_attention: {type(net).__name__} has no attention_sites")
+    sites = OrderedDict(sites)
+    for k, gate in enumerate(getattr(net, "gates", None) or [], start=1):
+        sites[f"gate{k}"] = gate
     blocks = {name: [m for m in site.modules() if isinstance(m, AttentionBlock)] for name, site in sites.items()}
     flags = {m: m.keep_attention for bs in blocks.values() for m in bs}
     was_training = net.training

@@ -2,7 +2,8 @@
 
 forward: stem -> [enc_k -> site enc_k -> dropout -> skip_k; down_k] x K -> bottleneck -> site ->
 [up_k(x, indices_k, size of skip_k); dec_k(cat(up, gate_k(skip_k, x))) -> site dec_k -> dropout] for k = K..1 ->
-site classifier -> 1x1 conv. ``dropout`` is ``nn.Identity`` unless a subclass sets it (QuickNAT ``aimed``).
+site classifier -> 1x1 conv. :meth:`forward_with_auxiliary` also returns the auxiliary outputs
+(:mod:`.auxiliary`) for the training loss. ``dropout`` is ``nn.Identity`` unless a subclass sets it (QuickNAT ``aimed``).
 Subclasses fill the module lists and call :meth:`place_attention`.
 Skips keep their exact size, so any input of at least ``min_input_size`` (2**K) per axis works.
 """
@@ -15,8 +16,8 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from medseg.blocks.attention_gate import AttentionGate
-
+from .auxiliary import AuxiliaryOutputs, auxiliary_blocks
+from .gates import SkipGateSpec, build_skip_gates
 from .layers import MaxPoolDown, MaxUnpoolUp, conv
 from .placement import AttentionSpec, PlacementSpec, resolve_placement, site_names
 from .sites import build_site
@@ -49,6 +50,8 @@ class EncoderDecoder(nn.Module):
         self.placement: PlacementSpec = None  # as given to place_attention
         self.dropout: nn.Module = nn.Identity()  # no weights: shared by every encoder and decoder level
         self.head: nn.Module = nn.Identity()
+        self.site_channels: dict[str, int] = {}
+        self.deep_heads = nn.ModuleDict()  # deep supervision: "dec2".. -> 1x1 classifier (add_deep_supervision)
 
     def build_uniform(
         self,
@@ -57,13 +60,13 @@ class EncoderDecoder(nn.Module):
         features: int,
         attention: AttentionSpec,
         placement: PlacementSpec,
-        skip_gate: bool,
+        skip_gate: SkipGateSpec,
         up: Callable[[], nn.Module] | None = None,
     ) -> None:
         """Fill a network that is ``features`` wide at every level (U-Net, SD-Net, QuickNAT):
         encoder ``block(in, f)`` + 2x max-pool; decoder ``up`` (default max-unpool with the pooling
         indices) -> cat skip -> ``block(2f, f)``; ``bottleneck()``; 1x1 classifier; attention at
-        every site; optional attention gates on the skips."""
+        every site; optional gates on the skips (:mod:`.gates`)."""
         f, d = features, self.spatial_dims
         for level in range(self.depth):
             self.encoders.append(block(self.in_channels if level == 0 else f, f))
@@ -73,8 +76,7 @@ class EncoderDecoder(nn.Module):
         self.bottleneck = bottleneck()  # built after the levels: the seeded initialisation order is kept
         self.head = conv(d, f, self.num_classes, 1)
         self.place_attention([f] * (2 * self.depth + 2), attention, placement)
-        if skip_gate:
-            self.gate_skips([f] * self.depth, [f] * self.depth)
+        self.gate_skips([f] * self.depth, [f] * self.depth, skip_gate)
 
     def place_attention(
         self,
@@ -88,14 +90,25 @@ class EncoderDecoder(nn.Module):
         if len(site_channels) != len(names):
             raise ValueError(f"{type(self).__name__}: {len(site_channels)} site widths for sites {names}")
         specs = resolve_placement(placement, attention, names)
+        self.site_channels = dict(zip(names, site_channels))
         for site, channels in zip(names, site_channels):
             self.sites[site] = build_site(specs[site], channels, self.spatial_dims, site)
 
-    def gate_skips(self, skip_channels: Sequence[int], gating_channels: Sequence[int]) -> None:
-        """Attention gates (Attention U-Net) on the skips; index k-1 gates level k."""
-        self.gates = nn.ModuleList(
-            AttentionGate(s, g, self.spatial_dims) for s, g in zip(skip_channels, gating_channels)
-        )
+    def gate_skips(self, skip_channels: Sequence[int], gating_channels: Sequence[int], spec: SkipGateSpec) -> None:
+        """Skip gates (``skip_gate``: attention_gate | gau, :mod:`.gates`); index k-1 gates level k."""
+        self.gates = build_skip_gates(spec, skip_channels, gating_channels, self.spatial_dims)
+
+    def add_deep_supervision(self, levels: int) -> None:
+        """1x1 classifiers after the decoder sites dec2..dec``levels`` (dec1's is the network's own head)."""
+        if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= self.depth:
+            raise ValueError(
+                f"{type(self).__name__}: deep supervision needs 1..{self.depth} levels (one weight per decoder "
+                f"level dec1..dec{self.depth}, the first for the main output), got {levels!r}"
+            )
+        device = next(self.head.parameters()).device
+        for k in range(2, levels + 1):
+            if f"dec{k}" not in self.deep_heads:
+                self.deep_heads[f"dec{k}"] = conv(self.spatial_dims, self.site_channels[f"dec{k}"], self.num_classes, 1).to(device)
 
     @property
     def attention_sites(self) -> "OrderedDict[str, nn.Module]":
@@ -116,6 +129,29 @@ class EncoderDecoder(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._forward(x, None)
+
+    def forward_with_auxiliary(self, x: torch.Tensor) -> tuple[torch.Tensor, AuxiliaryOutputs]:
+        """(logits, auxiliary outputs): the same logits as :meth:`forward`, plus what the heads predict."""
+        blocks = auxiliary_blocks(self)
+        aux = AuxiliaryOutputs()
+        try:
+            for m in blocks.values():
+                m.emit_auxiliary, m.auxiliary = True, {}
+            logits = self._forward(x, aux.deep)
+            for path, m in blocks.items():
+                site = path.split("/")[0]
+                for key, value in m.auxiliary.items():
+                    if key == "se":
+                        aux.presence[site] = value
+                    else:
+                        aux.segmentation[f"{site}/{key}"] = value
+        finally:
+            for m in blocks.values():
+                m.emit_auxiliary, m.auxiliary = False, {}
+        return logits, aux
+
+    def _forward(self, x: torch.Tensor, deep: dict[str, torch.Tensor] | None) -> torch.Tensor:
         self.check_input(x)
         x = self.stem(x)
         skips, indices = [], []
@@ -129,4 +165,6 @@ class EncoderDecoder(nn.Module):
             skip = skips[k] if self.gates is None else self.gates[k](skips[k], x)
             up = self.ups[k](x, indices[k], skip.shape[2:])
             x = self.dropout(self.sites[f"dec{k + 1}"](self.decoders[k](torch.cat([up, skip], dim=1))))
+            if deep is not None and f"dec{k + 1}" in self.deep_heads:
+                deep[f"dec{k + 1}"] = self.deep_heads[f"dec{k + 1}"](x)
         return self.head(self.sites["classifier"](x))

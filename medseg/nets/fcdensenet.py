@@ -18,6 +18,7 @@ from torch import nn
 
 from .base import EncoderDecoder
 from .layers import BATCHNORM, MaxPoolDown, TransposedUp, check_kernel_size, conv
+from .gates import SkipGateSpec
 from .placement import AttentionSpec, PlacementSpec
 
 
@@ -84,7 +85,7 @@ class FCDenseNet(EncoderDecoder):
         first_features: int = 48,
         kernel_size: int = 3,
         dropout: float = 0.2,
-        skip_gate: bool = False,
+        skip_gate: SkipGateSpec = False,
     ) -> None:
         layers = list(layers)
         if len(layers) < 2 or not all(isinstance(n, int) and n >= 1 for n in layers):
@@ -118,5 +119,4 @@ class FCDenseNet(EncoderDecoder):
         self.head = conv(d, channels, num_classes, 1)
         site_channels = skip_channels + [self.bottleneck.out_channels] + dec_channels[::-1] + [channels]
         self.place_attention(site_channels, attention, placement)
-        if skip_gate:
-            self.gate_skips(skip_channels, below)
+        self.gate_skips(skip_channels, below, skip_gate)

@@ -19,6 +19,7 @@ from torch import nn
 
 from .base import EncoderDecoder
 from .layers import BATCHNORM, DROPOUT, check_kernel_size, conv
+from .gates import SkipGateSpec
 from .placement import AttentionSpec, PlacementSpec
 
 ACTIVATIONS = ("relu", "prelu")
@@ -60,7 +61,7 @@ class QuickNAT(EncoderDecoder):
         features: int = 64,
         kernel_size: int = 5,
         depth: int = 4,
-        skip_gate: bool = False,
+        skip_gate: SkipGateSpec = False,
         activation: str = "relu",
         bottleneck: str = "conv",
         dropout: float = 0.0,

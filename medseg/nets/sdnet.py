@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .base import EncoderDecoder
 from .layers import ConvNormAct, check_kernel_size
+from .gates import SkipGateSpec
 from .placement import AttentionSpec, PlacementSpec
 
 
@@ -23,7 +24,7 @@ class SDNet(EncoderDecoder):
         features: int = 64,
         kernel_size: int = 7,
         depth: int = 3,
-        skip_gate: bool = False,
+        skip_gate: SkipGateSpec = False,
     ) -> None:
         super().__init__(in_channels, num_classes, spatial_dims, depth)
         k = check_kernel_size("SDNet", kernel_size)

@@ -56,9 +56,12 @@ def _describe(module: nn.Module) -> str:
 
 
 def summary_table(net: nn.Module, baseline: nn.Module) -> str:
-    """Plain-text table: site, block, parameters; then totals and overhead %."""
+    """Plain-text table: site, block, parameters (then one row per skip gate, ``gate<k>`` on skip k); then
+    totals and overhead % (skip gates, an architecture option, are in both networks)."""
     rows = [("site", "block", "params")]
     rows += [(site, _describe(m), f"{count_parameters(m):,}") for site, m in net.attention_sites.items()]
+    gates = getattr(net, "gates", None) or []
+    rows += [(f"gate{k}", type(g).__name__, f"{count_parameters(g):,}") for k, g in enumerate(gates, start=1)]
     total, base = count_parameters(net), count_parameters(baseline)
     width = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"{r[0]:<{width[0]}}  {r[1]:<{width[1]}}  {r[2]:>{width[2]}}" for r in rows]

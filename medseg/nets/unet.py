@@ -12,6 +12,7 @@ from torch import nn
 
 from .base import EncoderDecoder
 from .layers import ConvNormAct, TransposedUp, check_kernel_size
+from .gates import SkipGateSpec
 from .placement import AttentionSpec, PlacementSpec
 
 UPSAMPLE = ("unpool", "transpose")
@@ -37,7 +38,7 @@ class UNet(EncoderDecoder):
         kernel_size: int = 5,
         depth: int = 4,
         upsample: str = "unpool",
-        skip_gate: bool = False,
+        skip_gate: SkipGateSpec = False,
     ) -> None:
         super().__init__(in_channels, num_classes, spatial_dims, depth)
         k = check_kernel_size("UNet", kernel_size)

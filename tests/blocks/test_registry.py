@@ -10,13 +10,13 @@ from medseg.blocks import attention_group, available_attention, build_attention
 
 from .helpers import DIMS, SPATIAL, assert_gradients_match_finite_differences, block, randomise, sample
 
-NAMES = ["none", "se", "cse", "sse", "scse", "cbam", "bam", "eca", "pam", "cam", "danet", "psa", "ema"]
+NAMES = ["none", "se", "cse", "sse", "scse", "cbam", "bam", "eca", "pam", "cam", "danet", "psa", "ema", "fpa", "psanet", "encnet", "danet_head"]
 C = 16
 
 
 def test_registry_holds_exactly_the_designed_names():
     assert sorted(available_attention()) == sorted(NAMES)
-    assert set(available_attention("self-attention")) == {"pam", "cam", "danet", "ema"}
+    assert set(available_attention("self-attention")) == {"pam", "cam", "danet", "ema", "psanet", "danet_head"}
     assert attention_group("none") == "identity"
 
 

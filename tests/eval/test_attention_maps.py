@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from medseg.blocks.encnet import encode
 from medseg.eval.attention_maps import attention_figure, collect_attention
 from medseg.eval.plots import plt
 from medseg.nets import build_network
@@ -55,3 +56,23 @@ def test_figure_overlays_upsampled_spatial_map():
     plt.close(fig)
     with pytest.raises(ValueError, match=r"2D slice \(H, W\), got shape \(1, 16, 16\)"):
         attention_figure(np.ones((1, 16, 16)), maps)
+
+
+def test_new_blocks_and_gau_gates_give_maps():
+    torch.manual_seed(0)
+    net = build_network("unet", 1, 3, placement={"bottleneck": "psanet", "dec2": "fpa", "dec1": "encnet"},
+                        features=8, depth=2, kernel_size=3, skip_gate="gau")
+    inputs = {}
+    net.sites["dec1"].register_forward_pre_hook(lambda m, a: inputs.__setitem__("dec1", a[0]))
+    maps = collect_attention(net, torch.randn(1, 1, 16, 12))
+    assert list(maps) == ["bottleneck", "dec2", "dec1", "gate1", "gate2"]
+    assert maps["bottleneck"]["spatial"].shape == (2, 2)  # 4x3 bottleneck shrunk by 2 -> 2x2
+    torch.testing.assert_close(maps["bottleneck"]["spatial"].sum(), torch.tensor(1.0))  # a softmax over sources
+    assert maps["dec2"]["spatial"].shape == (8, 6) and maps["dec1"]["channel"].shape == (8,)
+    assert maps["gate1"]["channel"].shape == (8,) and ((maps["gate1"]["channel"] > 0) & (maps["gate1"]["channel"] < 1)).all()
+    block = net.sites["dec1"].eval()  # EncNet's gamma recomputed from the site input (maps run in eval mode)
+    with torch.no_grad():
+        feats = block.features(inputs["dec1"]).flatten(2).transpose(1, 2)
+        en = torch.relu(block.code_norm(encode(feats, block.codewords, block.smoothing))).mean(1)
+        torch.testing.assert_close(maps["dec1"]["channel"], torch.sigmoid(block.fc(en))[0])
+    plt.close(attention_figure(torch.randn(16, 12), maps))

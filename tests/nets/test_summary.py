@@ -41,3 +41,16 @@ def test_bad_config_names_the_file_and_key(tmp_path):
         read_network_spec(path)
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
         read_network_spec(tmp_path / "missing.yaml")
+
+
+def test_summary_lists_new_blocks_and_skip_gates():
+    from medseg.nets.summary import count_parameters
+    from medseg.nets import build_network
+
+    options = {"features": 8, "kernel_size": 3, "depth": 2, "skip_gate": "gau"}
+    table = summary(network="unet", attention=None,
+                    placement={"bottleneck": "fpa", "dec2": "psanet", "dec1": "encnet"}, num_classes=3, options=options)
+    rows = {line.split()[0]: line.split()[1:] for line in table.split("\n\n")[0].splitlines()[2:]}
+    net = build_network("unet", 1, 3, placement={"bottleneck": "fpa", "dec2": "psanet", "dec1": "encnet"}, **options)
+    assert rows["bottleneck"][0] == "FPA" and rows["dec2"][0] == "PSANet" and rows["dec1"][0] == "EncNet"
+    assert rows["gate1"] == ["GAU", f"{count_parameters(net.gates[0]):,}"] and "gate2" in rows
