@@ -34,7 +34,7 @@ from medseg.engine.losses import SegmentationLoss, class_counts, median_frequenc
 from medseg.engine.resume import apply_optimizer_config
 from medseg.engine.schedules import poly_lr
 from medseg.engine.uncertainty import entropy
-from medseg.eval.metrics import dice_per_structure, surface_distances
+from medseg.eval.metrics import check_surface_dice_tolerance, dice_per_structure, normalized_surface_dice, surface_distances
 from medseg.eval.results import result_rows, summarise, write_results
 from medseg.nets import attention_parameters, build_network, count_parameters
 
@@ -66,6 +66,9 @@ class SegmentationModule(pl.LightningModule):
         self.optimizer_config = _coerce(optimizer, OptimizerConfig)
         self.inference_config = _coerce(inference, InferenceConfig)
         probability_dtype(self.inference_config.prob_dtype)  # a bad name fails now, not after training
+        tolerance = self.inference_config.surface_dice_tolerance
+        if tolerance is not None:
+            check_surface_dice_tolerance(tolerance, "model.inference.surface_dice_tolerance")
         self.num_classes, self.spatial_dims, self.plane = num_classes, spatial_dims, plane
         self.class_names = list(class_names) if class_names else [f"class_{c}" for c in range(num_classes)]
         if len(self.class_names) != num_classes:
@@ -200,12 +203,15 @@ class SegmentationModule(pl.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         subject, prediction, reference = self._subject(batch)
         dice = dice_per_structure(prediction, reference, self.num_classes)
-        hd95 = asd = None
-        if self.inference_config.surface_distances:
-            affine = np.asarray(batch["meta"]["affine"]).reshape(4, 4) if "meta" in batch else np.eye(4)
-            spacing = np.linalg.norm(affine[:3, :3], axis=0)
+        ic = self.inference_config
+        affine = np.asarray(batch["meta"]["affine"]).reshape(4, 4) if "meta" in batch else np.eye(4)
+        spacing = np.linalg.norm(affine[:3, :3], axis=0)
+        hd95 = asd = nsd = None
+        if ic.surface_distances:
             hd95, asd = surface_distances(prediction, reference, self.num_classes, spacing)
-        self._scores[subject] = (dice, hd95, asd)
+        if ic.surface_dice_tolerance is not None:
+            nsd = normalized_surface_dice(prediction, reference, self.num_classes, ic.surface_dice_tolerance, spacing)
+        self._scores[subject] = (dice, hd95, asd, nsd)
 
     def on_test_epoch_end(self) -> None:
         scores = gather_by_id(self._scores)
@@ -214,7 +220,7 @@ class SegmentationModule(pl.LightningModule):
         self.log("test/mean_dice", float("nan") if summary["mean_dice"] is None else summary["mean_dice"], batch_size=1, sync_dist=True)
         if not self.trainer.is_global_zero:
             return
-        rows = [r for s, (d, hd, asd) in scores.items() for r in result_rows(s, d, self.class_names, hd, asd)]
+        rows = [r for s, (d, hd, asd, nsd) in scores.items() for r in result_rows(s, d, self.class_names, hd, asd, nsd)]
         write_results(Path(self.trainer.default_root_dir) / "results", rows, {**summary, **self.run_description()})
 
     def run_description(self) -> dict[str, Any]:
