@@ -5,7 +5,8 @@ volume inference (:func:`medseg.engine.inference.predict_volume`), Dice per stru
 confusion matrix, gathered across ranks by subject id. Validation logs ``val/mean_dice`` (mean over
 subjects of the mean foreground Dice) and ``val/dice/<structure>``; test writes ``D/results/``;
 predict writes ``D/predictions/<id>.nii.gz`` on each input's original grid and affine (with MC dropout,
-``inference.mc_samples``, also ``<id>_uncertainty.nii.gz``: the entropy of the mean probabilities).
+``inference.mc_samples``, also ``<id>_uncertainty.nii.gz``: the entropy of the mean probabilities) and the
+viewer label tables (:mod:`medseg.engine.prediction_output`).
 """
 
 from __future__ import annotations
@@ -23,17 +24,16 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
-from medseg.data.preprocess import to_original_grid
-from medseg.data.readers import write_volume
 from medseg.engine.acceleration import compile_network, use_channels_last
 from medseg.engine.checkpoint import load_module, plain_config
 from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, OptimizerConfig
 from medseg.engine.distributed import gather_by_id
 from medseg.engine.inference import predict_volume, probability_dtype
 from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
+from medseg.engine.prediction_output import write_prediction
 from medseg.engine.resume import apply_optimizer_config
 from medseg.engine.schedules import poly_lr
-from medseg.engine.uncertainty import entropy
+from medseg.eval.label_tables import write_label_tables
 from medseg.eval.metrics import check_surface_dice_tolerance, dice_per_structure, normalized_surface_dice, surface_distances
 from medseg.eval.results import result_rows, summarise, write_results
 from medseg.nets import attention_parameters, build_network, count_parameters
@@ -153,13 +153,19 @@ class SegmentationModule(pl.LightningModule):
     # ---------------------------------------------------------------- volume inference
     def load_views(self) -> None:
         """Load the other per-plane models named in ``inference.views`` for multi-view fusion."""
-        for plane, path in self.inference_config.views.items():
+        self.use_views({plane: load_module(path, f"model.inference.views.{plane}", type(self))
+                        for plane, path in self.inference_config.views.items()},
+                       {plane: str(path) for plane, path in self.inference_config.views.items()})
+
+    def use_views(self, views: dict[str, "SegmentationModule"], sources: Optional[dict[str, str]] = None) -> None:
+        """Fuse these other per-plane models (``{plane: module}``, named by ``sources`` in errors) with this one."""
+        for plane, other in views.items():
+            source = (sources or {}).get(plane, f"model.inference.views.{plane}")
             if plane == self.plane:
                 raise ValueError(f"model.inference.views: plane {plane!r} is this model's own plane; list only the others")
-            other = load_module(path, f"model.inference.views.{plane}", type(self)).to(self.device)
             if other.num_classes != self.num_classes:
-                raise ValueError(f"{path}: {other.num_classes} classes, this model has {self.num_classes}")
-            self._other_views[plane] = other.net.eval()
+                raise ValueError(f"{source}: {other.num_classes} classes, this model has {self.num_classes}")
+            self._other_views[plane] = other.to(self.device).net.eval()
 
     def predict_probabilities(self, image: torch.Tensor) -> torch.Tensor:
         """(C, X, Y, Z) preprocessed volume → (K, X, Y, Z) probabilities (fused over views when configured)."""
@@ -245,16 +251,10 @@ class SegmentationModule(pl.LightningModule):
         self.load_views()
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        subject = str(batch["id"][0])
-        meta = batch["meta"]
         probs = self.predict_probabilities(batch["image"][0])
-        original_affine = np.asarray(meta["original_affine"], dtype=np.float64).reshape(4, 4)
         out_dir = Path(self.trainer.default_root_dir) / "predictions"
-        labels = probs.argmax(dim=0).to(torch.uint8 if self.num_classes <= 256 else torch.int16).cpu().numpy()
-        write_volume(out_dir / f"{subject}.nii.gz", to_original_grid(labels, meta, order=0), original_affine)
-        if self.inference_config.save_probabilities:
-            on_grid = to_original_grid(probs.float().cpu().numpy(), meta, order=1)
-            write_volume(out_dir / f"{subject}_probabilities.nii.gz", np.moveaxis(on_grid, 0, -1), original_affine)
-        if self.inference_config.mc_samples:
-            uncertainty = to_original_grid(entropy(probs).cpu().numpy(), meta, order=1)
-            write_volume(out_dir / f"{subject}_uncertainty.nii.gz", uncertainty.astype(np.float32), original_affine)
+        write_prediction(out_dir, str(batch["id"][0]), probs, batch["meta"], self.num_classes, self.inference_config)
+
+    def on_predict_epoch_end(self) -> None:
+        if self.trainer.is_global_zero:
+            write_label_tables(Path(self.trainer.default_root_dir) / "predictions", self.class_names)

@@ -2,8 +2,6 @@
 
 import re
 
-
-
 from medseg.eval import plots
 from medseg.eval.label_tables import ITKSNAP_NAME, SLICER_NAME, write_label_tables
 
