@@ -108,7 +108,8 @@ def predict_files(
         try:
             _predict_one(trained, cache, path, name, out_dir, target)
         except Exception as error:  # noqa: BLE001 - any failure of one input is reported naming that input
-            message = str(error) if str(path) in str(error) else f"{path}: {error}"
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]  # readers append whole tracebacks
+            message = first if str(path) in first else f"{path}: {type(error).__name__}: {first}"
             if not continue_on_error:
                 raise PredictError(f"medseg predict: {message}\n(--continue_on_error true skips such inputs)") from error
             failed.append(message)
