@@ -3,6 +3,7 @@ manifest-based ``medseg predict --config``, on each input's own grid; unreadable
 
 import json
 import shutil
+import zipfile
 
 import nibabel as nib
 import numpy as np
@@ -139,3 +140,30 @@ def test_predicting_again_keeps_the_earlier_outputs_as_a_backup(tiny_run, inputs
         assert main(args) == 0
     (backup,) = (tmp_path / "previous").iterdir()
     assert (backup / "s003.nii.gz").read_bytes() == first and (backup / ITKSNAP_NAME).is_file()
+
+
+@pytest.mark.slow
+def test_the_runs_inference_options_views_included_travel_with_the_run_and_the_package(tiny_run, inputs, tmp_path):
+    """A run whose saved config fuses a second (coronal) view and saves probabilities: predict -i on the run and
+    on its package give the manifest-based predict's labels, and write the probabilities too."""
+    folder, _ = inputs
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    config["model"]["inference"] = {"views": {"coronal": str(run / "checkpoints" / "best.ckpt")}, "save_probabilities": True}
+    (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    run_lightning_cli(["predict", "--config", str(run / "config.yaml"), "--data.manifest", str(folder.parent / "predict.json"),
+                       "--ckpt_path", str(run / "checkpoints" / "last.ckpt"), "--trainer.default_root_dir", str(tmp_path / "D")])
+    assert main(["export", str(run), "--out", str(tmp_path / "model.zip")]) == 0
+    with zipfile.ZipFile(tmp_path / "model.zip") as archive:
+        assert "weights/coronal.pt" in archive.namelist()
+    for model in (run, tmp_path / "model.zip"):
+        out = tmp_path / f"out-{model.name}"
+        assert main(["predict", "-i", str(folder), "-o", str(out), "--model", str(model)]) == 0
+        for name in ("s003", "odd"):
+            reference = tmp_path / "D" / "predictions" / f"{name}.nii.gz"
+            np.testing.assert_array_equal(_labels(out / f"{name}.nii.gz")[0], _labels(reference)[0])
+            probabilities = nib.load(out / f"{name}_probabilities.nii.gz")
+            assert probabilities.shape == (*nib.load(folder / f"{name}.nii.gz").shape, 3)
+            fused = nib.load(tmp_path / "D" / "predictions" / f"{name}_probabilities.nii.gz").get_fdata()
+            np.testing.assert_allclose(probabilities.get_fdata(), fused, atol=1e-6)  # the fused views, not one
