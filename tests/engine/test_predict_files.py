@@ -48,8 +48,10 @@ def inputs(tiny_run, tmp_path_factory):
     manifest = json.loads((data / "dataset.json").read_text(encoding="utf-8"))
     manifest["test"] = [{"id": "s003", "image": str(folder / "s003.nii.gz")}, {"id": "odd", "image": str(folder / "odd.nii.gz")}]
     (tmp / "predict.json").write_text(json.dumps(manifest), encoding="utf-8")
-    run_lightning_cli(["predict", "--config", str(tiny_run / "config.yaml"), "--data.manifest", str(tmp / "predict.json"),
-                       "--ckpt_path", str(tiny_run / "checkpoints" / "last.ckpt"), "--trainer.default_root_dir", str(tmp / "D")])
+    # the manifest-based LightningCLI form, through `medseg predict` itself: it must still go to LightningCLI
+    assert main(["predict", "--config", str(tiny_run / "config.yaml"), "--data.manifest", str(tmp / "predict.json"),
+                 "--ckpt_path", str(tiny_run / "checkpoints" / "last.ckpt"), "--trainer.default_root_dir", str(tmp / "D")]) == 0
+    assert (tmp / "D" / "config_predict.yaml").is_file()  # written by LightningCLI's run folder config
     return folder, tmp / "D" / "predictions"
 
 
