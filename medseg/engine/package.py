@@ -162,6 +162,8 @@ def read_package(path: str | os.PathLike) -> TrainedModel:
         config = yaml.safe_load(data["config.yaml"].decode("utf-8"))
     except (UnicodeDecodeError, ValueError, yaml.YAMLError) as error:
         raise PackageError(f"{path}: unreadable member ({error})") from error
+    if not isinstance(config, dict) or not isinstance(model, dict) or "hparams" not in model:
+        raise PackageError(f"{path}: config.yaml or model.json does not hold what medseg export writes")
     module = module_from_weights(model["hparams"], _state_dict(path, data, "weights/model.pt"), f"{path}: weights/model.pt")
     views = {plane: module_from_weights(hp, _state_dict(path, data, f"weights/{plane}.pt"), f"{path}: weights/{plane}.pt")
              for plane, hp in (model.get("views") or {}).items()}

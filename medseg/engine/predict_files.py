@@ -2,8 +2,8 @@
 
 As ``nnUNetv2_predict -i -o`` and ``TotalSegmentator -i -o``. Each input is an image file (NIfTI, NRRD,
 MHA/MHD), a DICOM series folder, or a folder whose image files (not recursive) are all predicted. Every
-volume goes through the run's own preprocessing and inference (:mod:`medseg.engine.trained_model`), the
-same code the manifest-based ``medseg predict --config`` runs, and ``OUT/<name>.nii.gz`` (``name``: the file
+volume goes through the run's own preprocessing and inference (:mod:`medseg.engine.trained_model`; under
+its ``trainer.precision`` autocast), the same code the manifest-based ``medseg predict --config`` runs, and ``OUT/<name>.nii.gz`` (``name``: the file
 name without its suffix) lands on the input's own grid and affine (:mod:`medseg.engine.prediction_output`),
 with the viewer label tables beside. Earlier files of the same names in OUT are moved to
 ``OUT/previous/<timestamp>/``. An input that cannot be read or predicted stops the command with an error
@@ -14,7 +14,9 @@ exit status is 1.
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any, ContextManager
 
 import torch
 from tqdm.auto import tqdm
@@ -65,10 +67,22 @@ def output_names(files: list[Path], out_dir: Path) -> list[str]:
     return names
 
 
+def precision_context(precision: Any, device: torch.device) -> ContextManager:
+    """The autocast ``trainer.precision`` puts the manifest-based predict under (Lightning's own
+    ``MixedPrecision.forward_context`` for ``16-mixed``/``bf16-mixed``); nothing for full precision."""
+    name = str(precision) if precision is not None else "32-true"
+    if name in ("16-mixed", "bf16-mixed", "16", "bf16"):
+        from lightning.pytorch.plugins.precision import MixedPrecision
+
+        return MixedPrecision(name if name.endswith("-mixed") else f"{name}-mixed", device.type).forward_context()
+    return nullcontext()
+
+
 def _predict_one(trained: TrainedModel, cache: VolumeCache, path: Path, name: str, out_dir: Path,
                  device: torch.device) -> None:
     item = SubjectDataset([cache.load(Subject(name, path), with_label=False)])[0]
-    probs = trained.module.predict_probabilities(item["image"].to(device))
+    with precision_context((trained.config.get("trainer") or {}).get("precision"), device):
+        probs = trained.module.predict_probabilities(item["image"].to(device))
     write_prediction(out_dir, name, probs, item["meta"], trained.module.num_classes, trained.module.inference_config)
 
 

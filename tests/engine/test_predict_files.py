@@ -146,13 +146,15 @@ def test_predicting_again_keeps_the_earlier_outputs_as_a_backup(tiny_run, inputs
 
 @pytest.mark.slow
 def test_the_runs_inference_options_views_included_travel_with_the_run_and_the_package(tiny_run, inputs, tmp_path):
-    """A run whose saved config fuses a second (coronal) view and saves probabilities: predict -i on the run and
-    on its package give the manifest-based predict's labels, and write the probabilities too."""
+    """A run whose saved config fuses a second (coronal) view, saves probabilities and predicts in bf16-mixed:
+    predict -i on the run and on its package give the manifest-based predict's labels and probabilities (bf16
+    rounding alone would change them by ~1e-3)."""
     folder, _ = inputs
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
     config["model"]["inference"] = {"views": {"coronal": str(run / "checkpoints" / "best.ckpt")}, "save_probabilities": True}
+    config["trainer"]["precision"] = "bf16-mixed"  # the manifest predict runs under autocast: so must predict -i
     (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     run_lightning_cli(["predict", "--config", str(run / "config.yaml"), "--data.manifest", str(folder.parent / "predict.json"),
                        "--ckpt_path", str(run / "checkpoints" / "last.ckpt"), "--trainer.default_root_dir", str(tmp_path / "D")])
