@@ -2,6 +2,8 @@
 
 ``fit|validate|test|predict`` go to LightningCLI (the YAML is the experiment); the other subcommands are
 plain functions whose signatures jsonargparse turns into options, so there is no hand-written argparse.
+``medseg predict -i FILES -o OUT --model RUN_OR_PACKAGE`` (with ``-i`` or ``--input``, or ``--model`` without
+``--config``) goes to :func:`medseg.engine.predict_files.predict_files` instead of LightningCLI.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ TOOLS: dict[str, str | dict[str, str]] = {
     "sweep": "medseg.sweep:sweep",
     "report": "medseg.eval.report:report",
     "maps": "medseg.engine.maps:maps",
+    "export": "medseg.engine.package:export",
 }
+PREDICT_FILES = "medseg.engine.predict_files:predict_files"
+_INPUT_FLAGS = ("-i", "--input", "--inputs")
 
 
 def _load(target: str):
@@ -43,6 +48,34 @@ def _pack_list_positional(function, args: list[str]) -> list[str]:
     return [json.dumps(args[:end]), *args[end:]]
 
 
+def _wants_file_predict(args: list[str]) -> bool:
+    """``medseg predict -i ...`` or ``medseg predict --model X`` without ``--config``: the file form."""
+    flags = {a.split("=", 1)[0] for a in args if a.startswith("-")}
+    return bool(flags & set(_INPUT_FLAGS)) or ("--model" in flags and "--config" not in flags)
+
+
+def _file_predict_args(args: list[str]) -> list[str]:
+    """``-i a b -i c -o OUT`` → ``--inputs '["a", "b", "c"]' --out OUT`` (jsonargparse reads a list as one value)."""
+    inputs: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        flag, eq, value = args[i].partition("=")
+        if flag in _INPUT_FLAGS:
+            if eq:
+                inputs.append(value)
+                i += 1
+            else:
+                i += 1
+                while i < len(args) and not args[i].startswith("-"):
+                    inputs.append(args[i])
+                    i += 1
+            continue
+        rest.append("--out" + eq + value if flag == "-o" else args[i])
+        i += 1
+    return ["--inputs", json.dumps(inputs), *rest]
+
+
 def _usage() -> str:
     names = list(LIGHTNING_SUBCOMMANDS) + [
         f"{k} {sub}" if isinstance(v, dict) else k for k, v in TOOLS.items() for sub in (v if isinstance(v, dict) else [""])
@@ -56,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage())
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    if command == "predict" and _wants_file_predict(rest):
+        from jsonargparse import CLI
+
+        result = CLI(_load(PREDICT_FILES), args=_file_predict_args(rest), prog="medseg predict", as_positional=False)
+        return int(result) if isinstance(result, int) else 0
     if command in LIGHTNING_SUBCOMMANDS:
         from medseg.engine.cli import run_lightning_cli
 

@@ -93,6 +93,10 @@ class VolumeCache:
             self._volumes[name] = self._load(subject, with_label)
         return self._volumes[name]
 
+    def load(self, subject: Subject, with_label: bool = True) -> Volume:
+        """Load and preprocess ``subject`` as :meth:`get` does, without keeping it (``medseg predict -i``)."""
+        return self._load(subject, with_label)
+
     def _preprocess(self, subject: Subject, with_label: bool) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
         label = str(subject.label) if with_label and subject.label is not None else None
         return preprocess_subject(

@@ -96,12 +96,8 @@ class SegmentationDataModule(L.LightningDataModule):
             raise ValueError(f"data.predict_split must be training, validation or test, got {predict_split!r}")
         self.manifest = load_manifest(manifest, root)
         self._plane, self._spatial_dims = plane, spatial_dims
-        self.preprocessing = Preprocessing(
-            orientation=orientation,
-            spacing=tuple(spacing) if isinstance(spacing, Sequence) else spacing,
-            conform=tuple(conform) if isinstance(conform, Sequence) else conform,
-            normalize=normalize,
-            window=tuple(window),
+        self.preprocessing = Preprocessing.from_options(
+            {"orientation": orientation, "spacing": spacing, "conform": conform, "normalize": normalize, "window": window}
         )
         self.augmentation = build_augmentation(augmentation, spatial_dims, augmentation_prob)
         self.cache = VolumeCache(

@@ -12,7 +12,7 @@ original and preprocessed affines), sampled nearest (labels) or linear (probabil
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Hashable, Mapping, Sequence
 
 import nibabel as nib
@@ -72,6 +72,16 @@ class Preprocessing:
 
     def describe(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> "Preprocessing":
+        """From the ``data:`` options of the same names (YAML lists become tuples; absent keys keep the defaults):
+        the one mapping from a config to the preprocessing, for training and for ``medseg predict -i``."""
+        def value(key: str) -> Any:
+            v = options[key]
+            return tuple(v) if isinstance(v, Sequence) and not isinstance(v, str) else v
+
+        return cls(**{f.name: value(f.name) for f in fields(cls) if f.name in options})
 
     def transform(self, label_map: dict[int, int] | None, with_label: bool) -> Compose:
         keys = ["image", "label"] if with_label else ["image"]

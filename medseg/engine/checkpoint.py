@@ -110,13 +110,24 @@ class RunFolderCheckpointIO(TorchCheckpointIO):
 def load_module(path: str | os.PathLike, what: str = "checkpoint", module_class: Optional[type] = None) -> Any:
     """The ``SegmentationModule`` (or ``module_class``) saved in ``path``, built from its own
     hyper-parameters, on the CPU; unreadable files raise :class:`CheckpointError` naming the path."""
+    checkpoint = read_checkpoint(path, what)
+    return module_from_weights(module_hparams(checkpoint), checkpoint["state_dict"], f"{what}: {path}", module_class)
+
+
+def module_hparams(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """The module's constructor arguments saved in a checkpoint (Lightning's private ``_*`` keys dropped)."""
+    return {k: v for k, v in (checkpoint.get("hyper_parameters") or {}).items() if not k.startswith("_")}
+
+
+def module_from_weights(hparams: Mapping[str, Any], state_dict: Mapping[str, Any], what: str,
+                        module_class: Optional[type] = None) -> Any:
+    """A ``SegmentationModule`` (or ``module_class``) built from ``hparams`` holding ``state_dict``; a mismatch
+    raises :class:`CheckpointError` starting with ``what`` (the file it came from)."""
     if module_class is None:
         from medseg.engine.module import SegmentationModule as module_class
-    checkpoint = read_checkpoint(path, what)
-    hparams = {k: v for k, v in (checkpoint.get("hyper_parameters") or {}).items() if not k.startswith("_")}
     try:
         module = module_class(**hparams)
-        module.load_state_dict(checkpoint["state_dict"])
+        module.load_state_dict(state_dict)
     except (TypeError, ValueError, RuntimeError, KeyError) as error:
-        raise CheckpointError(f"{what}: {path} does not hold a {module_class.__name__}: {error}") from error
+        raise CheckpointError(f"{what} does not hold a {module_class.__name__}: {error}") from error
     return module

@@ -57,6 +57,7 @@ class InferenceConfig:
     ``views``: {plane: checkpoint} of the other per-plane models to fuse with this one (QuickNAT
     multi-view, weights ``view_weights``); ``roi_size``: 3D sliding-window patch (None = whole volume);
     ``prob_dtype``: accumulator dtype; ``surface_distances``: add HD95/ASSD (mm) to the test CSV;
+    ``surface_dice_tolerance`` τ (mm): add the normalized surface Dice at τ (column ``nsd``; null = off);
     ``save_probabilities``: predict also writes ``<id>_probabilities.nii.gz``; ``mc_samples`` N > 0: MC dropout
     (mean of N passes with dropout active) and predict also writes ``<id>_uncertainty.nii.gz`` (entropy).
     """
@@ -68,5 +69,6 @@ class InferenceConfig:
     overlap: float = 0.25
     prob_dtype: str = "float16"
     surface_distances: bool = False
+    surface_dice_tolerance: Optional[float] = None
     save_probabilities: bool = False
     mc_samples: int = 0

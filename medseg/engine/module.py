@@ -5,7 +5,8 @@ volume inference (:func:`medseg.engine.inference.predict_volume`), Dice per stru
 confusion matrix, gathered across ranks by subject id. Validation logs ``val/mean_dice`` (mean over
 subjects of the mean foreground Dice) and ``val/dice/<structure>``; test writes ``D/results/``;
 predict writes ``D/predictions/<id>.nii.gz`` on each input's original grid and affine (with MC dropout,
-``inference.mc_samples``, also ``<id>_uncertainty.nii.gz``: the entropy of the mean probabilities).
+``inference.mc_samples``, also ``<id>_uncertainty.nii.gz``: the entropy of the mean probabilities) and the
+viewer label tables (:mod:`medseg.engine.prediction_output`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
-from medseg.data.preprocess import to_original_grid
-from medseg.data.readers import write_volume
 from medseg.engine.acceleration import compile_network, use_channels_last
 from medseg.engine.auxiliary_loss import check_deep_supervision, training_loss
 from medseg.engine.checkpoint import load_module, plain_config
@@ -32,10 +31,11 @@ from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, Opt
 from medseg.engine.distributed import gather_by_id
 from medseg.engine.inference import predict_volume, probability_dtype
 from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
+from medseg.engine.prediction_output import write_prediction
 from medseg.engine.resume import apply_optimizer_config
 from medseg.engine.schedules import poly_lr
-from medseg.engine.uncertainty import entropy
-from medseg.eval.metrics import dice_per_structure, surface_distances
+from medseg.eval.label_tables import write_label_tables
+from medseg.eval.metrics import check_surface_dice_tolerance, dice_per_structure, normalized_surface_dice, surface_distances
 from medseg.eval.results import result_rows, summarise, write_results
 from medseg.nets import attention_parameters, build_network, count_parameters
 from medseg.nets.auxiliary import enable_auxiliary, has_auxiliary
@@ -68,6 +68,9 @@ class SegmentationModule(pl.LightningModule):
         self.optimizer_config = _coerce(optimizer, OptimizerConfig)
         self.inference_config = _coerce(inference, InferenceConfig)
         probability_dtype(self.inference_config.prob_dtype)  # a bad name fails now, not after training
+        tolerance = self.inference_config.surface_dice_tolerance
+        if tolerance is not None:
+            check_surface_dice_tolerance(tolerance, "model.inference.surface_dice_tolerance")
         self.num_classes, self.spatial_dims, self.plane = num_classes, spatial_dims, plane
         self.class_names = list(class_names) if class_names else [f"class_{c}" for c in range(num_classes)]
         if len(self.class_names) != num_classes:
@@ -168,13 +171,19 @@ class SegmentationModule(pl.LightningModule):
     # ---------------------------------------------------------------- volume inference
     def load_views(self) -> None:
         """Load the other per-plane models named in ``inference.views`` for multi-view fusion."""
-        for plane, path in self.inference_config.views.items():
+        self.use_views({plane: load_module(path, f"model.inference.views.{plane}", type(self))
+                        for plane, path in self.inference_config.views.items()},
+                       {plane: str(path) for plane, path in self.inference_config.views.items()})
+
+    def use_views(self, views: dict[str, "SegmentationModule"], sources: Optional[dict[str, str]] = None) -> None:
+        """Fuse these other per-plane models (``{plane: module}``, named by ``sources`` in errors) with this one."""
+        for plane, other in views.items():
+            source = (sources or {}).get(plane, f"model.inference.views.{plane}")
             if plane == self.plane:
                 raise ValueError(f"model.inference.views: plane {plane!r} is this model's own plane; list only the others")
-            other = load_module(path, f"model.inference.views.{plane}", type(self)).to(self.device)
             if other.num_classes != self.num_classes:
-                raise ValueError(f"{path}: {other.num_classes} classes, this model has {self.num_classes}")
-            self._other_views[plane] = other.net.eval()
+                raise ValueError(f"{source}: {other.num_classes} classes, this model has {self.num_classes}")
+            self._other_views[plane] = other.to(self.device).net.eval()
 
     def predict_probabilities(self, image: torch.Tensor) -> torch.Tensor:
         """(C, X, Y, Z) preprocessed volume → (K, X, Y, Z) probabilities (fused over views when configured)."""
@@ -218,12 +227,15 @@ class SegmentationModule(pl.LightningModule):
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         subject, prediction, reference = self._subject(batch)
         dice = dice_per_structure(prediction, reference, self.num_classes)
-        hd95 = asd = None
-        if self.inference_config.surface_distances:
-            affine = np.asarray(batch["meta"]["affine"]).reshape(4, 4) if "meta" in batch else np.eye(4)
-            spacing = np.linalg.norm(affine[:3, :3], axis=0)
+        ic = self.inference_config
+        affine = np.asarray(batch["meta"]["affine"]).reshape(4, 4) if "meta" in batch else np.eye(4)
+        spacing = np.linalg.norm(affine[:3, :3], axis=0)
+        hd95 = asd = nsd = None
+        if ic.surface_distances:
             hd95, asd = surface_distances(prediction, reference, self.num_classes, spacing)
-        self._scores[subject] = (dice, hd95, asd)
+        if ic.surface_dice_tolerance is not None:
+            nsd = normalized_surface_dice(prediction, reference, self.num_classes, ic.surface_dice_tolerance, spacing)
+        self._scores[subject] = (dice, hd95, asd, nsd)
 
     def on_test_epoch_end(self) -> None:
         scores = gather_by_id(self._scores)
@@ -232,7 +244,7 @@ class SegmentationModule(pl.LightningModule):
         self.log("test/mean_dice", float("nan") if summary["mean_dice"] is None else summary["mean_dice"], batch_size=1, sync_dist=True)
         if not self.trainer.is_global_zero:
             return
-        rows = [r for s, (d, hd, asd) in scores.items() for r in result_rows(s, d, self.class_names, hd, asd)]
+        rows = [r for s, (d, hd, asd, nsd) in scores.items() for r in result_rows(s, d, self.class_names, hd, asd, nsd)]
         write_results(Path(self.trainer.default_root_dir) / "results", rows, {**summary, **self.run_description()})
 
     def run_description(self) -> dict[str, Any]:
@@ -257,16 +269,10 @@ class SegmentationModule(pl.LightningModule):
         self.load_views()
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        subject = str(batch["id"][0])
-        meta = batch["meta"]
         probs = self.predict_probabilities(batch["image"][0])
-        original_affine = np.asarray(meta["original_affine"], dtype=np.float64).reshape(4, 4)
         out_dir = Path(self.trainer.default_root_dir) / "predictions"
-        labels = probs.argmax(dim=0).to(torch.uint8 if self.num_classes <= 256 else torch.int16).cpu().numpy()
-        write_volume(out_dir / f"{subject}.nii.gz", to_original_grid(labels, meta, order=0), original_affine)
-        if self.inference_config.save_probabilities:
-            on_grid = to_original_grid(probs.float().cpu().numpy(), meta, order=1)
-            write_volume(out_dir / f"{subject}_probabilities.nii.gz", np.moveaxis(on_grid, 0, -1), original_affine)
-        if self.inference_config.mc_samples:
-            uncertainty = to_original_grid(entropy(probs).cpu().numpy(), meta, order=1)
-            write_volume(out_dir / f"{subject}_uncertainty.nii.gz", uncertainty.astype(np.float32), original_affine)
+        write_prediction(out_dir, str(batch["id"][0]), probs, batch["meta"], self.num_classes, self.inference_config)
+
+    def on_predict_epoch_end(self) -> None:
+        if self.trainer.is_global_zero:
+            write_label_tables(Path(self.trainer.default_root_dir) / "predictions", self.class_names)

@@ -143,11 +143,17 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence]], title: str = "
     return fig
 
 
-def label_colormap(num_classes: int) -> ListedColormap:
-    """One distinct colour per class id (tab20 then tab20b, cycling): neighbouring ids, such as a
-    structure's white matter and cortex, never get two shades of one hue as on a continuous map."""
+def label_colours(num_classes: int) -> list[tuple[float, float, float]]:
+    """RGB in [0, 1] of each class id (tab20 then tab20b, cycling): neighbouring ids, such as a structure's
+    white matter and cortex, never get two shades of one hue as on a continuous map. The one definition of
+    medseg's label colours: figures and the viewer label tables (:mod:`medseg.eval.label_tables`) use it."""
     palette = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]
-    return ListedColormap([palette[i % len(palette)] for i in range(max(2, num_classes))])
+    return [tuple(float(v) for v in palette[i % len(palette)]) for i in range(num_classes)]
+
+
+def label_colormap(num_classes: int) -> ListedColormap:
+    """:func:`label_colours` as a colormap indexed by class id."""
+    return ListedColormap(label_colours(max(2, num_classes)))
 
 
 def segmentation_figure(image: np.ndarray, reference: np.ndarray, prediction: np.ndarray, num_classes: int, title: str = "") -> Figure:

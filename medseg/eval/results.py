@@ -1,6 +1,7 @@
 """Test results files: ``D/results/dice_per_structure.csv`` and ``D/results/summary.json``.
 
-CSV columns: ``subject,structure_id,structure,dice`` (+ ``hd95,asd`` in mm when computed), one row per
+CSV columns: ``subject,structure_id,structure,dice`` (+ ``hd95,asd`` in mm and ``nsd``, the normalized surface
+Dice at ``inference.surface_dice_tolerance`` mm, when computed), one row per
 subject and foreground structure, subjects sorted by id; NaN is written as an empty cell.
 ``summary.json``: ``mean_dice`` (mean over subjects of each subject's mean foreground Dice),
 ``per_structure`` ({name: mean over subjects}), ``num_subjects`` plus whatever the caller adds
@@ -28,6 +29,7 @@ from medseg.eval.metrics import mean_foreground
 
 CSV_NAME = "dice_per_structure.csv"
 SUMMARY_NAME = "summary.json"
+METRIC_COLUMNS = ("hd95", "asd", "nsd")  # optional columns after dice, in this order
 
 
 def _number(x: float) -> float | None:
@@ -40,6 +42,7 @@ def result_rows(
     class_names: list[str],
     hd95: np.ndarray | None = None,
     asd: np.ndarray | None = None,
+    nsd: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """One row per foreground structure (class ids 1..K-1) of one subject."""
     if len(class_names) != len(dice):
@@ -51,6 +54,8 @@ def result_rows(
             row["hd95"] = hd95[c]
         if asd is not None:
             row["asd"] = asd[c]
+        if nsd is not None:
+            row["nsd"] = nsd[c]
         rows.append(row)
     return rows
 
@@ -73,12 +78,12 @@ def summarise(per_subject: Mapping[str, np.ndarray], class_names: list[str]) -> 
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
-    columns = ["subject", "structure_id", "structure", "dice"] + [k for k in ("hd95", "asd") if rows and k in rows[0]]
+    columns = ["subject", "structure_id", "structure", "dice"] + [k for k in METRIC_COLUMNS if rows and k in rows[0]]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for row in sorted(rows, key=lambda r: (r["subject"], r["structure_id"])):
-        writer.writerow({k: ("" if _number(row[k]) is None else repr(float(row[k]))) if k in ("dice", "hd95", "asd")
+        writer.writerow({k: ("" if _number(row[k]) is None else repr(float(row[k]))) if k in ("dice", *METRIC_COLUMNS)
                          else row[k] for k in columns})
     return buffer.getvalue()
 

@@ -63,6 +63,30 @@ def test_explicit_checkpoint_keeps_the_configs_inference_options(trained, tmp_pa
 
 
 @pytest.mark.slow
+def test_surface_dice_tolerance_adds_an_nsd_column_after_hd95_and_asd(trained, tmp_path):
+    """Issue 25 part 1.4, opt-in NSD: at a tolerance wider than the volume every boundary voxel counts, so
+    NSD is 1 wherever the structure is in both masks (Dice > 0) and empty wherever Dice is (absent from both)."""
+    tmp, ckpt = trained
+    root = tmp_path / "tested"
+    run_lightning_cli(["test", "--config", _config(tmp_path, root), "--ckpt_path", str(ckpt),
+                       "--model.inference.surface_distances", "true",
+                       "--model.inference.surface_dice_tolerance", "1000"], TinyDataModule)
+    with (root / "results" / "dice_per_structure.csv").open(encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    assert reader.fieldnames == ["subject", "structure_id", "structure", "dice", "hd95", "asd", "nsd"]
+    assert any(r["dice"] and float(r["dice"]) > 0 for r in rows)
+    for r in rows:
+        if r["dice"] == "":
+            assert r["nsd"] == ""
+        elif float(r["dice"]) > 0:
+            assert float(r["nsd"]) == 1.0
+    with pytest.raises(ValueError, match="surface_dice_tolerance must be a finite number of mm >= 0, got -1.0"):
+        run_lightning_cli(["test", "--config", _config(tmp_path, tmp_path / "bad"), "--ckpt_path", str(ckpt),
+                           "--model.inference.surface_dice_tolerance", "-1"], TinyDataModule)
+
+
+@pytest.mark.slow
 def test_missing_or_corrupt_views_checkpoint_is_an_error_naming_it(trained, tmp_path):
     tmp, ckpt = trained
     missing = tmp_path / "coronal-missing.ckpt"

@@ -1,13 +1,13 @@
-"""dice_per_structure against SimpleITK and MONAI; surface distances against MONAI."""
+"""dice_per_structure against SimpleITK and MONAI; surface distances and normalized surface Dice against MONAI."""
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
-from monai.metrics import DiceMetric, compute_average_surface_distance, compute_hausdorff_distance
+from monai.metrics import DiceMetric, compute_average_surface_distance, compute_hausdorff_distance, compute_surface_dice
 from monai.networks.utils import one_hot
 
-from medseg.eval import confusion_matrix, dice_per_structure, mean_foreground, surface_distances
+from medseg.eval import confusion_matrix, dice_per_structure, mean_foreground, normalized_surface_dice, surface_distances
 
 K = 6
 
@@ -94,3 +94,55 @@ def test_surface_distances_match_monai_with_spacing(seed):
         assert hd[c] == pytest.approx(m_hd[c], abs=1e-5)
         assert asd[c] == pytest.approx(m_asd[c], abs=1e-5)
     assert np.isnan(hd[4]) and np.isnan(asd[4]) and np.isnan(hd[0])
+
+
+def _monai_nsd(pred, ref, k, tolerance, spacing):
+    p = one_hot(torch.as_tensor(pred)[None, None], k)
+    r = one_hot(torch.as_tensor(ref)[None, None], k)
+    return compute_surface_dice(p, r, [tolerance] * k, include_background=True, spacing=spacing)[0].double().numpy()
+
+
+def _cube_and_shifted(n=6, size=12, a=3):
+    ref, pred = np.zeros((size,) * 3, np.int64), np.zeros((size,) * 3, np.int64)
+    ref[a : a + n, a : a + n, a : a + n] = 1
+    pred[a + 1 : a + n + 1, a : a + n, a : a + n] = 1
+    return pred, ref
+
+
+def test_nsd_of_a_cube_shifted_by_one_voxel_has_the_counted_answer():
+    """Cube of side n vs the same cube one voxel along x: boundaries have n³ − (n−2)³ voxels each; the voxels on
+    both boundaries (distance 0) are those of the n − 1 shared x-layers on a y or z face, (n − 1)(4n − 4) per
+    mask; every other boundary voxel is one voxel from the other boundary. So NSD(τ < 1) = (n−1)(4n−4) /
+    (n³ − (n−2)³) = 100/152 for n = 6, and NSD(τ ≥ 1) = 1."""
+    pred, ref = _cube_and_shifted()
+    assert normalized_surface_dice(pred, ref, 2, 0.5)[1] == pytest.approx(100 / 152, abs=1e-12)
+    assert normalized_surface_dice(pred, ref, 2, 1.0)[1] == 1.0
+    assert _monai_nsd(pred, ref, 2, 0.5, None)[1] == pytest.approx(100 / 152, abs=1e-6)  # the reference agrees
+    # 2 mm voxels along x: the one-voxel shift is 2 mm, so 1.5 mm no longer covers the x faces
+    assert normalized_surface_dice(pred, ref, 2, 2.0, spacing=(2.0, 1.0, 1.0))[1] == 1.0
+    assert normalized_surface_dice(pred, ref, 2, 1.5, spacing=(2.0, 1.0, 1.0))[1] < 1.0
+
+
+def test_nsd_empty_and_disjoint_classes():
+    ref = np.zeros((10, 10, 10), np.int64)
+    pred = ref.copy()
+    ref[1:3, 1:3, 1:3] = 1
+    pred[7:9, 7:9, 7:9] = 1  # far from each other: no boundary voxel within 2 voxels
+    ref[5, 5, 5] = 2  # class 2 only in the reference, class 3 in neither
+    nsd = normalized_surface_dice(pred, ref, 4, 2.0)
+    assert nsd[1] == 0.0 and nsd[2] == 0.0
+    assert np.isnan(nsd[0]) and np.isnan(nsd[3])
+    assert normalized_surface_dice(ref, ref, 4, 0.0)[1:3].tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match="tolerance"):
+        normalized_surface_dice(pred, ref, 4, -1.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("tolerance", [0.0, 1.25, 2.3])  # no voxel distance at this spacing equals these exactly
+def test_nsd_matches_monai_compute_surface_dice_with_spacing(seed, tolerance):
+    pred, ref = _blobs(seed)
+    spacing = (1.0, 0.8, 2.5)
+    ours = normalized_surface_dice(pred, ref, 5, tolerance, spacing=spacing)
+    theirs = _monai_nsd(pred, ref, 5, tolerance, spacing)
+    np.testing.assert_allclose(ours[1:], theirs[1:], atol=1e-6)  # class 4: absent from both, NaN in both
+    assert np.isnan(ours[0]) and np.isnan(ours[4])

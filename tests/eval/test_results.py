@@ -24,11 +24,12 @@ def test_summary_means_over_subjects_of_subject_means():
 
 def test_csv_rows_sorted_nan_empty_and_previous_results_backed_up(tmp_path):
     per = _per_subject()
-    rows = [r for sid, d in per.items() for r in result_rows(sid, d, NAMES, hd95=d * 10, asd=d)]
+    rows = [r for sid, d in per.items() for r in result_rows(sid, d, NAMES, hd95=d * 10, asd=d, nsd=d / 2)]
     write_results(tmp_path, rows, summarise(per, NAMES))
     with open(tmp_path / "dice_per_structure.csv") as f:
         table = list(csv.DictReader(f))
-    assert list(table[0]) == ["subject", "structure_id", "structure", "dice", "hd95", "asd"]
+    assert list(table[0]) == ["subject", "structure_id", "structure", "dice", "hd95", "asd", "nsd"]
+    assert float(table[0]["nsd"]) == 0.9 / 2
     assert [r["subject"] for r in table] == ["s1"] * 3 + ["s2"] * 3
     assert table[2]["dice"] == "" and float(table[3]["dice"]) == 0.5
     first = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
