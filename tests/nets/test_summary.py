@@ -41,3 +41,17 @@ def test_bad_config_names_the_file_and_key(tmp_path):
         read_network_spec(path)
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
         read_network_spec(tmp_path / "missing.yaml")
+
+
+def test_cli_config_option_reads_the_file_issue25_defect1(tmp_path, capsys):
+    """issue 25 defect 1: ``medseg summary --config X.yaml`` (the README's form) printed QuickNAT defaults,
+    exit 0, whatever X held, even a missing file: jsonargparse dropped the function's own ``config``."""
+    config = write_config(tmp_path / "exp.yaml", {"name": "sdnet", "attention": "cse", "placement": ["bottleneck"],
+                                                  "options": {"features": 4, "depth": 2}})
+    assert cli.main(["summary", "--config", config, "--num_classes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sdnet  attention='cse'  placement=['bottleneck']")
+    rows = {line.split()[0]: line.split()[1] for line in out.split("\n\n")[0].splitlines()[3:]}
+    assert rows["bottleneck"] == "CSE" and rows["enc1"] == "-"
+    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        cli.main(["summary", "--config", str(tmp_path / "missing.yaml")])
