@@ -64,8 +64,7 @@ class SegmentationModule(pl.LightningModule):
         self.network_config = _coerce(network, NetworkConfig)
         self.loss_config = _coerce(loss, LossConfig)
         self.optimizer_config = _coerce(optimizer, OptimizerConfig)
-        self.inference_config = _coerce(inference, InferenceConfig)
-        probability_dtype(self.inference_config.prob_dtype)  # a bad name fails now, not after training
+        self.inference_config = _coerce(inference, InferenceConfig)  # checks every option (InferenceConfig)
         self.num_classes, self.spatial_dims, self.plane = num_classes, spatial_dims, plane
         self.class_names = list(class_names) if class_names else [f"class_{c}" for c in range(num_classes)]
         if len(self.class_names) != num_classes:
