@@ -71,10 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
     if command in LIGHTNING_SUBCOMMANDS:
-        from medseg.engine.cli import run_lightning_cli
+        from medseg.engine.cli import lightning_main
 
-        run_lightning_cli([command, *rest])
-        return 0
+        return lightning_main([command, *rest])
     if command not in TOOLS:
         print(f"medseg: unknown subcommand {command!r}\n{_usage()}", file=sys.stderr)
         return 2
