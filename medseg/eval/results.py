@@ -84,7 +84,7 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
 
 
 def read_summary(path: str | os.PathLike) -> dict[str, Any]:
-    """A test ``summary.json``, parsed and checked (a JSON object with ``mean_dice`` and ``num_subjects``);
+    """A test ``summary.json``, parsed and checked (a JSON object with ``num_subjects``);
     a truncated or foreign file is a ``ValueError`` naming it (issue 25 defect 3)."""
     path = Path(path)
     try:
@@ -94,7 +94,7 @@ def read_summary(path: str | os.PathLike) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise ValueError(f"{path}: not a test summary (JSON error at line {error.lineno}, column {error.colno}: "
                          f"{error.msg}; truncated?)") from None
-    missing = [k for k in ("mean_dice", "num_subjects") if not isinstance(summary, dict) or k not in summary]
+    missing = [k for k in ("num_subjects",) if not isinstance(summary, dict) or k not in summary]
     if missing:
         raise ValueError(f"{path}: not a test summary (no {', '.join(missing)})")
     return summary
