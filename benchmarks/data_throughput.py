@@ -67,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         result = {"slices_per_s": throughput(Path(tmp) / "t", args.workers, args.epochs)}
         for dtype in ("float16", "float32"):
-            result[f"cache_{dtype}"] = cache_memory(Path(tmp) / "c", args.volumes, args.size, dtype)
+            result[f"cache_{dtype}"] = cache_memory(Path(tmp) / f"c-{dtype}", args.volumes, args.size, dtype)
     print(json.dumps(result, indent=1))
 
 

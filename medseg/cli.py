@@ -76,6 +76,20 @@ def _file_predict_args(args: list[str]) -> list[str]:
     return ["--inputs", json.dumps(inputs), *rest]
 
 
+def _call_with_own_config(function, args: list[str], prog: str):
+    """Run a tool whose function has its own ``config`` parameter (``medseg summary --config X.yaml``).
+
+    jsonargparse's ``CLI`` pops every ``config`` key before calling the function (it reserves the name for
+    its config-file option), so such a parameter silently stayed ``None`` (issue 25 defect 1). Here the
+    function's arguments are parsed by a plain ``ArgumentParser`` and passed on whole."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(prog=prog, description=inspect.getdoc(function))
+    parser.add_function_arguments(function, as_group=False, as_positional=True, sub_configs=True)
+    init = parser.instantiate(parser.parse_args(args))
+    return function(**{name: init[name] for name in inspect.signature(function).parameters if name in init})
+
+
 def _usage() -> str:
     names = list(LIGHTNING_SUBCOMMANDS) + [
         f"{k} {sub}" if isinstance(v, dict) else k for k, v in TOOLS.items() for sub in (v if isinstance(v, dict) else [""])
@@ -95,10 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         result = CLI(_load(PREDICT_FILES), args=_file_predict_args(rest), prog="medseg predict", as_positional=False)
         return int(result) if isinstance(result, int) else 0
     if command in LIGHTNING_SUBCOMMANDS:
-        from medseg.engine.cli import run_lightning_cli
+        from medseg.engine.cli import lightning_main
 
-        run_lightning_cli([command, *rest])
-        return 0
+        return lightning_main([command, *rest])
     if command not in TOOLS:
         print(f"medseg: unknown subcommand {command!r}\n{_usage()}", file=sys.stderr)
         return 2
@@ -110,7 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         result = CLI(functions, args=rest, prog=f"medseg {command}", as_positional=True)
     else:
         function = _load(target)
-        result = CLI(function, args=_pack_list_positional(function, rest), prog=f"medseg {command}", as_positional=True)
+        args, prog = _pack_list_positional(function, rest), f"medseg {command}"
+        if "config" in inspect.signature(function).parameters:
+            result = _call_with_own_config(function, args, prog)
+        else:
+            result = CLI(function, args=args, prog=prog, as_positional=True)
     return int(result) if isinstance(result, int) else 0
 
 

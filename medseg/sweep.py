@@ -20,6 +20,7 @@ A grid file (paths relative to it)::
     command: [medseg]                      # the program taking fit/test (default: this Python's medseg)
     slurm: {time: "04:00:00", gres: "gpu:1"}   # #SBATCH options for --slurm
     reuse: [runs/other_grid]               # finished runs with the same config there are copied, not re-run
+    prepare: medseg synth --kind brain --out data/brain   # what makes the dataset (shown when it is missing)
 
 ``--launcher torchrun|srun --nproc_per_node N --nodes M`` makes every run one DDP run over M nodes × N
 GPUs (:mod:`medseg.launch`); with ``--slurm`` each array task gets that allocation (``--nodes=M``,
@@ -28,10 +29,18 @@ GPUs (:mod:`medseg.launch`); with ``--slurm`` each array task gets that allocati
 Placement generators over a site list: ``one_at_a_time`` ([s] per site), ``leave_one_out`` (all sites
 but s), ``cumulative`` (first k sites, k = 1..n); ``with_all: true`` adds "all".
 
+Before it starts any run, a sweep checks each run's base config and dataset once (:mod:`medseg.preflight`:
+the manifest exists, parses, and its files exist) and stops with one message saying what to run first
+(the grid's ``prepare:`` command) when they are not usable. An ``exclude:`` rule that matches no cell, or
+an ``--only`` glob that matches no run, is an error (a typo would otherwise run everything or nothing).
+
 Each run gets ``root/<readable name>-<hash of its merged config>/`` holding ``run_config.yaml`` (the
 merged config, ``trainer.default_root_dir`` = that folder). A run is complete when
-``results/summary.json`` exists; an interrupted fit resumes from ``checkpoints/last.ckpt``; so
-re-running a sweep after a crash finishes only the missing runs. The sweep holds each run folder's lock
+``results/summary.json`` parses as a test summary (:func:`medseg.eval.results.read_summary`; a truncated
+one does not count); its fit is done when ``results/training.json`` says the fit ran to its budget
+(:func:`medseg.engine.stop_reason.budget_met`: a fit stopped by SIGTERM, Ctrl-C or an error is not,
+whatever its exit code); an unfinished fit resumes from ``checkpoints/last.ckpt``; so re-running a sweep
+after a crash finishes only the missing runs. The sweep holds each run folder's lock
 (:mod:`medseg.run_folder`) while it runs it and skips, saying so, a run that another process holds, so
 two sweeps on the same grid share the work instead of running a cell twice.
 
@@ -67,15 +76,17 @@ import yaml
 from tqdm import tqdm
 
 from medseg.atomic import atomic_write
+from medseg.engine.stop_reason import budget_met
+from medseg.eval.results import has_results
 from medseg.launch import Launch
+from medseg.preflight import preflight
 from medseg.run_identity import canonical_config
 from medseg.run_folder import LOCK_ENV, LOCK_NAME, RunFolderLocked, RunLock
 
 GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm",
-             "reuse"}
+             "reuse", "prepare"}
 GENERATORS = ("one_at_a_time", "leave_one_out", "cumulative")
 CONFIG_NAME = "run_config.yaml"
-FIT_DONE = ".fit_done"
 REUSED_FROM = "reused_from.json"
 
 
@@ -91,7 +102,7 @@ class Run:
 
     @property
     def done(self) -> bool:
-        return (self.dir / "results" / "summary.json").is_file()
+        return has_results(self.dir)
 
     @property
     def last_ckpt(self) -> Path:
@@ -101,7 +112,7 @@ class Run:
     def status(self) -> str:
         if self.done:
             return "done"
-        if (self.dir / FIT_DONE).is_file():
+        if budget_met(self.dir)[0]:
             return "fitted"
         return "partial" if self.last_ckpt.is_file() else "todo"
 
@@ -183,7 +194,30 @@ def load_grid(path: str | Path) -> dict:
     if not base.is_file():
         raise FileNotFoundError(f"sweep: {path}: base config {base} not found")
     grid["base_config"] = yaml.safe_load(base.read_text(encoding="utf-8")) or {}
+    if not isinstance(grid["base_config"], dict):
+        raise ValueError(f"sweep: {path}: base config {base} must be a mapping of sections (model:, data:, trainer:), "
+                         f"got {type(grid['base_config']).__name__}")
+    if grid.get("prepare") is not None and not isinstance(grid["prepare"], str):
+        raise ValueError(f"sweep: {path}: prepare must be a shell command (text), got {grid['prepare']!r}")
     return grid
+
+
+def _same_value(key: str, a: Any, b: Any) -> bool:
+    """Two values of grid key ``key`` that make the same run (attention specs in their shortest form)."""
+    if "." not in key:
+        return a == b
+    first, second = {}, {}
+    set_dotted(first, key, a)
+    set_dotted(second, key, b)
+    return canonical_config(first) == canonical_config(second)
+
+
+def _excluded(cell: dict, rule: Any) -> bool:
+    """Whether an ``exclude:`` rule ``{key: value, ...}`` matches a product cell (issue 25 defect 8: a rule
+    spelled ``{name: scse, aggregation: add}`` matches the cell ``scse``)."""
+    if not isinstance(rule, dict) or not rule:
+        raise ValueError(f"sweep: an exclude rule must be a non-empty mapping {{grid key: value}}, got {rule!r}")
+    return all(k in cell and _same_value(k, cell[k][1], v) for k, v in rule.items())
 
 
 def expand(grid: dict, root: str | Path | None = None) -> list[Run]:
@@ -192,7 +226,11 @@ def expand(grid: dict, root: str | Path | None = None) -> list[Run]:
     linked = {k for k, v in (grid.get("grid") or {}).items() if _linked(k, v)}
     cells = [dict(zip(axes, combo)) for combo in itertools.product(*axes.values())]
     for rule in grid.get("exclude") or []:
-        cells = [c for c in cells if not all(k in c and c[k][1] == v for k, v in rule.items())]
+        kept = [c for c in cells if not _excluded(c, rule)]
+        if len(kept) == len(cells):
+            raise ValueError(f"sweep: exclude rule {rule!r} matches no cell of the grid (its keys must be grid keys, "
+                             f"{sorted(axes)}, and its values among theirs); fix or remove it")
+        cells = kept
     cells += [{k: (_label(v), v) for k, v in extra.items()} for extra in grid.get("include") or []]
     repeats: list[dict] = [{}]
     if grid.get("folds"):
@@ -244,7 +282,7 @@ def reusable(run: Run, roots: list[Path], checkpoint: str) -> Path | None:
     for root in roots:
         for candidate in sorted(root.glob(f"*-{digest}")):
             config_path = candidate / CONFIG_NAME
-            if candidate.resolve() == run.dir.resolve() or not (candidate / "results" / "summary.json").is_file():
+            if candidate.resolve() == run.dir.resolve() or not has_results(candidate):
                 continue
             try:
                 other = yaml.safe_load(config_path.read_text(encoding="utf-8"))
@@ -345,8 +383,11 @@ def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool, to
                 code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, LOCK_ENV: token})
         if code != 0:
             return code
-        if stage == "fit":
-            atomic_write(run.dir / FIT_DONE, "")
+        met, why = budget_met(run.dir) if stage == "fit" else (True, "")
+        if not met:  # e.g. a fit stopped by SIGTERM under an older medseg, which exited 0
+            with (run.dir / "fit.log").open("a", encoding="utf-8") as log:
+                log.write(f"sweep: fit exited 0 but did not finish: {why}\n")
+            return 1
     if not run.done:
         raise RuntimeError(f"sweep: run {run.name}: test finished but {run.dir}/results/summary.json is missing")
     return 0
@@ -383,7 +424,12 @@ def sweep(
             stage (saves the interpreter start-up; for small grids and notebooks; ignores ``command``).
     """
     spec = load_grid(grid)
-    runs = [r for r in expand(spec, root) if only is None or fnmatch.fnmatch(r.name, only)]
+    every = expand(spec, root)
+    runs = [r for r in every if only is None or fnmatch.fnmatch(r.name, only)]
+    if only is not None and not runs:
+        shown = ", ".join(r.name for r in every[:3]) + (", ..." if len(every) > 3 else "")
+        print(f"sweep: --only {only!r} matches none of the grid's {len(every)} runs ({shown})", file=sys.stderr)
+        return 1
     launch = Launch(launcher, nproc_per_node, nodes)
     if in_process and launch.ddp:
         raise ValueError(f"sweep: in_process runs in this one process; it cannot use launcher {launcher!r}")
@@ -391,6 +437,14 @@ def sweep(
     checkpoint = spec.get("checkpoint", "last.ckpt")
     pending = [r for r in runs if not r.done]
     roots = _reuse_roots(spec)
+    here = not (dry_run or print_commands or slurm)
+    program = launch.program(spec.get("command")) if here else []
+    problem = preflight([r.config for r in pending], spec.get("prepare")) if pending else None
+    if problem and here:
+        print(problem, file=sys.stderr)
+        return 1
+    if problem:  # the commands may run on another machine, where the data may be
+        print(f"{problem}\n(warning only: --dry_run / --print_commands / --slurm start nothing here)", file=sys.stderr)
     if dry_run:
         for r in runs:
             source = None if r.done else reusable(r, roots, checkpoint)
@@ -414,7 +468,6 @@ def sweep(
         if print_commands:
             print("\n".join(lines(launch.shown(spec.get("command")))))
         return 0
-    program = launch.program(spec.get("command"))
     failed, skipped = [], []
     print(f"sweep: {len(runs)} runs, {len(runs) - len(pending)} already complete", flush=True)
     for r in tqdm(pending, desc="sweep", unit="run"):

@@ -70,6 +70,7 @@ class VolumeCache:
         dtype: str = "float32",
         in_channels: int | None = None,
         num_classes: int | None = None,
+        reorient_labels: bool = False,
     ) -> None:
         if mode not in ("memory", "disk"):
             raise ValueError(f"cache must be 'memory' or 'disk', got {mode!r}")
@@ -79,12 +80,14 @@ class VolumeCache:
             raise ValueError(f"cache_dtype must be one of {DTYPES}, got {dtype!r}")
         self.preprocessing, self.label_map, self.mode, self.dtype = preprocessing, label_map, mode, dtype
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
-        self.in_channels, self.num_classes = in_channels, num_classes
+        self.in_channels, self.num_classes, self.reorient_labels = in_channels, num_classes, reorient_labels
         self._volumes: dict[str, Volume] = {}
 
     def key(self, subject: Subject, with_label: bool) -> str:
         label = subject.label if with_label else None
         parts = [_stat(subject.image), _stat(label), self.preprocessing.describe(), sorted((self.label_map or {}).items()), self.dtype]
+        if with_label and self.reorient_labels:  # an entry made with reoriented labels is not reused without
+            parts.append("reorient_labels")
         return hashlib.sha1(json.dumps(parts, default=str).encode()).hexdigest()[:20]
 
     def get(self, subject: Subject, with_label: bool = True) -> Volume:
@@ -100,7 +103,8 @@ class VolumeCache:
     def _preprocess(self, subject: Subject, with_label: bool) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
         label = str(subject.label) if with_label and subject.label is not None else None
         return preprocess_subject(
-            str(subject.image), label, self.preprocessing, self.label_map, subject.id, self.in_channels, self.num_classes
+            str(subject.image), label, self.preprocessing, self.label_map, subject.id, self.in_channels, self.num_classes,
+            self.reorient_labels,
         )
 
     def _load(self, subject: Subject, with_label: bool) -> Volume:

@@ -2,7 +2,8 @@
 
 Errors: schema problems (unknown keys, bad labels/label_map), missing or unreadable files (corrupt or
 truncated ``.nii.gz``), and the rules of :mod:`medseg.data.validate` (the same code fit/test/predict run
-when they load a subject): shapes, label on the image's world grid (voxel order may differ), integer
+when they load a subject): shapes, label on the image's grid (voxel for voxel; in world space with
+``--reorient_labels true``), integer
 label ids covered by ``label_map`` / ``labels``, finite intensities. Warnings: a label without foreground.
 A manifest that cannot be parsed at all (missing, JSON syntax error, unset root variable) is a hard
 failure: ``SystemExit`` with the message.
@@ -54,7 +55,7 @@ def read_header(path: Path) -> tuple[tuple[int, ...], np.ndarray]:
     return tuple(reader.GetSize()) + ((components,) if components > 1 else ()), affine
 
 
-def check_subject(subject: Subject, manifest: Manifest) -> list[Problem]:
+def check_subject(subject: Subject, manifest: Manifest, reorient_labels: bool = False) -> list[Problem]:
     """Every problem with one subject's files: unreadable or wrongly shaped files (from the header, before
     loading), then :func:`medseg.data.validate.subject_problems` on what loaded (the fit/test/predict rules)."""
     problems: list[Problem] = []
@@ -83,26 +84,29 @@ def check_subject(subject: Subject, manifest: Manifest) -> list[Problem]:
     image = loaded.get("image", (None, None, None))
     label = loaded.get("label", (None, None, None))
     return problems + subject_problems(subject.id, *image, manifest.in_channels, *label, manifest.label_map,
-                                       manifest.num_classes)
+                                       manifest.num_classes, reorient_labels)
 
 
-def check_manifest(manifest: str | Path, root: str | None = None, progress: bool = True) -> list[Problem]:
+def check_manifest(
+    manifest: str | Path, root: str | None = None, progress: bool = True, reorient_labels: bool = False
+) -> list[Problem]:
     """Every problem in a manifest and its files (raises :class:`ManifestError` if it cannot be parsed)."""
     parsed, schema = parse_manifest(manifest, root)
     problems = [Problem("error", str(manifest), p.split(": ", 1)[1] if p.startswith(f"{manifest}: ") else p) for p in schema]
     subjects = [s for split in parsed.splits.values() for s in split]
     for subject in tqdm(subjects, desc="check", unit="subject", disable=not progress):
-        problems.extend(check_subject(subject, parsed))
+        problems.extend(check_subject(subject, parsed, reorient_labels))
     return problems
 
 
-def check(manifest: str, root: str | None = None) -> int:
+def check(manifest: str, root: str | None = None, reorient_labels: bool = False) -> int:
     """Check MANIFEST and the files it lists; print every problem; return 1 if there are errors, else 0.
 
-    ``root`` overrides the manifest's root folder (see ``data_manifests/README.md``).
+    ``root`` overrides the manifest's root folder (see ``data_manifests/README.md``). ``reorient_labels``:
+    as ``data.reorient_labels``, accept labels in another voxel order on the image's world grid.
     """
     try:
-        problems = check_manifest(manifest, root)
+        problems = check_manifest(manifest, root, reorient_labels=reorient_labels)
     except ManifestError as error:
         raise SystemExit(f"medseg data check: {error}") from None
     for problem in problems:

@@ -41,6 +41,9 @@ class SegmentationDataModule(L.LightningDataModule):
         conform: crop/pad (centred) to this size in voxels (QuickNAT: 256), null to keep.
         normalize: ``minmax`` (per volume, QuickNAT) | ``zscore`` | ``window`` (CT) | ``none``.
         window: CT window ``[lo, hi]`` in HU for ``normalize="window"``.
+        reorient_labels: accept a label stored in another voxel order on the image's world grid and reorder
+            it to the image's (default false: any image/label shape or affine disagreement is an error, as in
+            nnU-Net and TorchIO; medseg.data.validate).
         augmentation: names from ``affine, elastic, intensity, noise, bias_field`` (no flips: labels are
             lateralised); empty for none.
         augmentation_prob: probability of each augmentation.
@@ -73,6 +76,7 @@ class SegmentationDataModule(L.LightningDataModule):
         conform: int | Sequence[int] | None = None,
         normalize: str = "minmax",
         window: Sequence[float] = (-1000.0, 1000.0),
+        reorient_labels: bool = False,
         augmentation: Sequence[str] = (),
         augmentation_prob: float = 0.3,
         drop_background_slices: bool = False,
@@ -102,7 +106,7 @@ class SegmentationDataModule(L.LightningDataModule):
         self.augmentation = build_augmentation(augmentation, spatial_dims, augmentation_prob)
         self.cache = VolumeCache(
             self.preprocessing, self.manifest.label_map, cache, cache_dir, cache_dtype,
-            self.manifest.in_channels, self.manifest.num_classes,
+            self.manifest.in_channels, self.manifest.num_classes, reorient_labels,
         )
         self.splits = self._split(fold, num_folds, seed)
 

@@ -22,6 +22,8 @@ TOP_KEYS = {
     "modality", "labels", "label_map", "numTraining", "numTest", "root", *SPLITS,
 }  # fmt: skip
 ENTRY_KEYS = {"id", "image", "label", "fold"}
+# a subject id names output files (``D/predictions/<id>.nii.gz``): no path separators, no leading dot
+SUBJECT_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
 _SUFFIXES = (".nii.gz", ".nii", ".nrrd", ".nhdr", ".mha", ".mhd")
 
 
@@ -57,6 +59,16 @@ def subject_id(image: str) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def subject_id_problem(sid: str) -> str | None:
+    """Why ``sid`` cannot be a subject id, or None. Ids become file names (``D/predictions/<id>.nii.gz``),
+    so one with ``/`` or ``..`` would write outside the run folder (issue 25 defect 11): an id is 1-128 of
+    ``A-Z a-z 0-9 _ . + -``, not starting with ``.``, ``+`` or ``-``."""
+    if SUBJECT_ID.fullmatch(sid):
+        return None
+    return (f"subject id {sid!r} is not a plain file name: use 1-128 letters, digits, '_', '.', '+' or '-', "
+            "starting with a letter, digit or '_' (no '/', '\\', '..' or spaces)")
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -123,6 +135,7 @@ def _label_map(path: Path, data: dict[str, Any], num_classes: int, problems: lis
 def _entries(path: Path, data: dict[str, Any], root: Path, problems: list[str]) -> dict[str, list[Subject]]:
     splits: dict[str, list[Subject]] = {}
     seen: dict[str, str] = {}
+    images: dict[str, str] = {}  # real path of each image -> "split[i] (id)" that listed it first
     for split in SPLITS:
         entries = data.get(split, [])
         if not isinstance(entries, list):
@@ -146,10 +159,20 @@ def _entries(path: Path, data: dict[str, Any], root: Path, problems: list[str]) 
                 problems.append(f"{where}: '{split}' entries need a 'label' path, got {entry.get('label')!r}")
                 continue
             sid = str(entry.get("id", subject_id(entry["image"])))
+            bad_id = subject_id_problem(sid)
+            if bad_id:
+                problems.append(f"{where}: {bad_id}")
+                continue
             if sid in seen:
                 problems.append(f"{where}: duplicate subject id {sid!r} (also in {seen[sid]})")
                 continue
             seen[sid] = split
+            image = os.path.realpath(root / entry["image"])
+            if image in images:  # the same scan under two ids: train/test leakage (issue 25 defect 7)
+                problems.append(f"{where}: image {entry['image']!r} of subject {sid!r} is the same file as the image "
+                                f"of {images[image]}; each scan must be listed once")
+                continue
+            images[image] = f"{split}[{i}] (subject {sid!r})"
             label = root / entry["label"] if isinstance(entry.get("label"), str) else None
             fold = entry.get("fold")
             if fold is not None and (not isinstance(fold, int) or fold < 0):

@@ -116,21 +116,23 @@ def validated_arrays(
     label_map: dict[int, int] | None,
     in_channels: int | None = None,
     num_classes: int | None = None,
+    reorient_labels: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Load a subject's files and apply :mod:`medseg.data.validate` (the rules ``medseg data check``
     reports): ``(image (C, X, Y, Z), affine, label (1, X, Y, Z) in the image's voxel order | None)``.
 
-    Raises :class:`DataError` naming each file, the subject and what is wrong. A label stored in another
-    voxel order on the same world grid is reordered to the image's. ``in_channels`` / ``num_classes``
-    None skip the channel-count / label-id rules (used when they are not known).
+    Raises :class:`DataError` naming each file, the subject and what is wrong. With ``reorient_labels`` a
+    label stored in another voxel order on the same world grid is reordered to the image's (otherwise it
+    is an error). ``in_channels`` / ``num_classes`` None skip the channel-count / label-id rules (used when
+    they are not known).
     """
     image_array, affine = load_volume(image)
     label_array, label_affine = load_volume(label) if label is not None else (None, None)
     channels = in_channels if in_channels is not None else image_array.shape[0]
     problems = subject_problems(subject, image, image_array, affine, channels, label, label_array, label_affine,
-                                label_map, num_classes)
+                                label_map, num_classes, reorient_labels)
     raise_errors(problems)
-    if label_array is not None:
+    if label_array is not None and reorient_labels:
         label_array = reorient_like(label_array, label_affine, affine)
     return image_array, affine, label_array
 
@@ -143,11 +145,12 @@ def preprocess_subject(
     subject: str | None = None,
     in_channels: int | None = None,
     num_classes: int | None = None,
+    reorient_labels: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
     """Load (:func:`validated_arrays`) and preprocess one subject:
     ``(image (C, X, Y, Z) float32, label (X, Y, Z) uint8/int16 | None, meta)``."""
     image_array, affine, label_array = validated_arrays(
-        image, label, subject if subject is not None else image, label_map, in_channels, num_classes
+        image, label, subject if subject is not None else image, label_map, in_channels, num_classes, reorient_labels
     )
     data = {"image": _as_meta_tensor(image_array, affine)}
     original_affine = affine

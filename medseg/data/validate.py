@@ -1,10 +1,14 @@
 """The data rules, in one place: ``medseg data check`` reports them, fit/test/predict raise on them.
 
 - shape: an image is 3D ``(X, Y, Z)`` or 4D with the manifest's channel count; a label 3D (or 4D with 1).
-- geometry: the label must lie on the image's voxel grid in world space. The voxel order may differ (a
-  label saved LPS-ordered beside an RAS image): both grids are put in a canonical voxel order (axes
-  permuted and flipped by ``nibabel.orientations``) and must then have equal shapes and affines within
-  ``AFFINE_TOL`` (1e-3: mm for the translation, mm per voxel for the columns).
+- geometry: the label must have the image's shape and affine within ``AFFINE_TOL`` (1e-3: mm for the
+  translation, mm per voxel for the columns), voxel for voxel; any disagreement is an error, as in
+  nnU-Net (``verify_geometry``) and TorchIO (``Subject.check_consistent_space``). A label stored in another
+  voxel order on the same world grid (e.g. LPS-ordered beside an RAS image) is indistinguishable from a
+  mirrored header (the x row of the affine negated on an origin-centred grid), so it is accepted only
+  with ``reorient_labels=True`` (``data.reorient_labels``): both grids are then put in a canonical voxel
+  order (axes permuted and flipped by ``nibabel.orientations``), compared, and the label is reordered to
+  the image's voxel order (issue 25 defect 10).
 - label values: integers; every raw id a key of ``label_map`` (or 0), or without ``label_map`` a class id
   ``< num_classes``. A label without foreground is a warning (an error for training with
   ``drop_background_slices`` when every training label is empty: no slice is left).
@@ -58,14 +62,17 @@ def _canonical(shape: tuple[int, ...], affine: np.ndarray) -> tuple[tuple[int, .
     return new_shape, new_affine
 
 
-def grid_problem(
-    image_shape: tuple[int, ...], image_affine: np.ndarray, label_shape: tuple[int, ...], label_affine: np.ndarray, image: str
+def _grid_mismatch(
+    image_shape: tuple[int, ...], image_affine: np.ndarray, label_shape: tuple[int, ...], label_affine: np.ndarray,
+    image: str, canonical: bool,
 ) -> str | None:
-    """Why the label grid is not the image grid in world space (voxel order may differ), or None."""
-    ishape, iaff = _canonical(tuple(image_shape[:3]), np.asarray(image_affine, dtype=np.float64))
-    lshape, laff = _canonical(tuple(label_shape[:3]), np.asarray(label_affine, dtype=np.float64))
+    ishape, iaff = tuple(image_shape[:3]), np.asarray(image_affine, dtype=np.float64)
+    lshape, laff = tuple(label_shape[:3]), np.asarray(label_affine, dtype=np.float64)
+    if canonical:
+        (ishape, iaff), (lshape, laff) = _canonical(ishape, iaff), _canonical(lshape, laff)
     if ishape != lshape:
-        return f"label shape {tuple(label_shape[:3])} differs from image shape {tuple(image_shape[:3])} ({image}), also in canonical voxel order"
+        order = ", also in canonical voxel order" if canonical else ""
+        return f"label shape {tuple(label_shape[:3])} differs from image shape {tuple(image_shape[:3])} ({image}){order}"
     diff = float(np.abs(iaff - laff).max())
     if diff > AFFINE_TOL:
         return (
@@ -74,6 +81,21 @@ def grid_problem(
             f"image axes {''.join(orientations.aff2axcodes(image_affine))}): the label is not on the image's grid"
         )
     return None
+
+
+def grid_problem(
+    image_shape: tuple[int, ...], image_affine: np.ndarray, label_shape: tuple[int, ...], label_affine: np.ndarray,
+    image: str, reorient_labels: bool = False,
+) -> str | None:
+    """Why the label grid is not the image grid, or None: voxel for voxel by default, in world space (voxel
+    order may differ) with ``reorient_labels``."""
+    args = (image_shape, image_affine, label_shape, label_affine, image)
+    problem = _grid_mismatch(*args, canonical=reorient_labels)
+    if problem and not reorient_labels and _grid_mismatch(*args, canonical=True) is None:
+        problem += ("; it covers the image's world grid in another voxel order (or its header is mirrored): "
+                    "if this dataset stores its labels so, set data.reorient_labels: true "
+                    "(medseg data check --reorient_labels true)")
+    return problem
 
 
 def reorient_like(array: np.ndarray, affine: np.ndarray, target_affine: np.ndarray) -> np.ndarray:
@@ -131,9 +153,11 @@ def subject_problems(
     label_affine: np.ndarray | None = None,
     label_map: dict[int, int] | None = None,
     num_classes: int | None = None,
+    reorient_labels: bool = False,
 ) -> list[Problem]:
     """Every rule for one loaded subject, in one place (``medseg data check`` and fit/test/predict both call
-    this): shapes, image values, label values (when ``num_classes`` is known), label grid = image grid.
+    this): shapes, image values, label values (when ``num_classes`` is known), label grid = image grid
+    (in world space, voxel order free, with ``reorient_labels``).
     A wrongly shaped file gets no further checks; a file that could not be read (``None``) neither."""
     problems: list[Problem] = []
     image_ok = label_ok = image_array is not None
@@ -154,7 +178,8 @@ def subject_problems(
     elif num_classes is not None:
         problems += label_problems(label, label_array, label_map, num_classes, subject)
     if image_ok and label_ok:
-        grid = grid_problem(image_array.shape[1:], image_affine, label_array.shape[1:], label_affine, image)
+        grid = grid_problem(image_array.shape[1:], image_affine, label_array.shape[1:], label_affine, image,
+                            reorient_labels)
         if grid:
             problems.append(Problem("error", label, f"{grid} (subject {subject!r})"))
     return problems

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any, Optional
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger, WandbLogger
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from medseg.backup import move_to_backup
 from medseg.engine.acceleration import wants_cudnn_benchmark
@@ -40,6 +42,7 @@ from medseg.engine.stop_reason import StopReasonCallback
 from medseg.run_folder import RunFolderError, RunLock, backup_run, previous_fit, remove_stale_temp_files
 
 DEFAULT_ROOT = "runs/default"
+SIGTERM_EXIT = 128 + 15  # the shell's code for a process ended by SIGTERM
 
 
 @dataclass
@@ -219,3 +222,19 @@ def run_lightning_cli(args: list[str], datamodule_class: Optional[type[Lightning
             save_config_callback=RunFolderConfig,
             seed_everything_default=42,
         )
+
+
+def lightning_main(args: list[str], datamodule_class: Optional[type[LightningDataModule]] = None) -> int:
+    """``medseg fit|validate|test|predict`` as an exit code: 0 when the command ran to its end, 143 when a
+    SIGTERM (``kill``, ``timeout``, a scheduler, an OOM handler) stopped it. Lightning turns SIGTERM into
+    ``SIGTERMException``, a ``SystemExit`` with code None, i.e. exit 0: a sweep then took a one-epoch fit
+    for a finished one, and a terminated test left no results behind exit 0 (issue 25 defect 2)."""
+    try:
+        cli = run_lightning_cli(args, datamodule_class)
+    except SIGTERMException:
+        cli = None
+    trainer = getattr(cli, "trainer", None)
+    if cli is None or (trainer is not None and trainer.received_sigterm):
+        print(f"medseg {args[0]}: stopped by SIGTERM before it finished (exit {SIGTERM_EXIT})", file=sys.stderr)
+        return SIGTERM_EXIT
+    return 0

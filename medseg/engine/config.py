@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from medseg.engine.inference import DEFAULT_VIEW_WEIGHTS
+from medseg.data.slicing import PLANE_AXIS
+from medseg.engine.inference import DEFAULT_VIEW_WEIGHTS, probability_dtype
 
 
 @dataclass
@@ -72,3 +74,42 @@ class InferenceConfig:
     surface_dice_tolerance: Optional[float] = None
     save_probabilities: bool = False
     mc_samples: int = 0
+
+    def __post_init__(self) -> None:
+        """Every option checked by name when the config is read, not deep in inference (issue 25 defect 6:
+        ``batch_size: -1`` inferred no slice, so test reported Dice 0 and predict wrote all-zero maps)."""
+        problems = self._problems()
+        if problems:
+            raise ValueError("; ".join(f"model.inference.{p}" for p in problems))
+
+    def _problems(self) -> list[str]:
+        def whole(value: Any, low: int) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+        def number(value: Any) -> bool:
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        planes = ", ".join(PLANE_AXIS)
+        problems = []
+        if not whole(self.batch_size, 1):
+            problems.append(f"batch_size must be an integer >= 1 (slices or windows per forward pass), got {self.batch_size!r}")
+        if not whole(self.mc_samples, 0):
+            problems.append(f"mc_samples must be an integer >= 0 (0 = no MC dropout), got {self.mc_samples!r}")
+        if not number(self.overlap) or not 0 <= self.overlap < 1:
+            problems.append(f"overlap must be a number in [0, 1) (sliding-window overlap), got {self.overlap!r}")
+        if self.roi_size is not None and (len(self.roi_size) != 3 or not all(whole(r, 1) for r in self.roi_size)):
+            problems.append(f"roi_size must be null or 3 integers >= 1 (a 3D patch), got {self.roi_size!r}")
+        weights = self.view_weights if isinstance(self.view_weights, dict) else {}
+        if not isinstance(self.view_weights, dict) or any(p not in PLANE_AXIS or not number(w) or w < 0 for p, w in weights.items()) \
+                or (weights and sum(weights.values()) <= 0):
+            problems.append(f"view_weights must map planes ({planes}) to numbers >= 0 with a positive sum, got {self.view_weights!r}")
+        if not isinstance(self.views, dict) or any(p not in PLANE_AXIS or not isinstance(v, str) for p, v in self.views.items()):
+            problems.append(f"views must map planes ({planes}) to checkpoint paths, got {self.views!r}")
+        try:
+            probability_dtype(self.prob_dtype)
+        except ValueError as error:
+            problems.append(str(error).removeprefix("model.inference."))
+        for name in ("surface_distances", "save_probabilities"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name} must be true or false, got {getattr(self, name)!r}")
+        return problems

@@ -66,8 +66,7 @@ class SegmentationModule(pl.LightningModule):
         self.network_config = _coerce(network, NetworkConfig)
         self.loss_config = _coerce(loss, LossConfig)
         self.optimizer_config = _coerce(optimizer, OptimizerConfig)
-        self.inference_config = _coerce(inference, InferenceConfig)
-        probability_dtype(self.inference_config.prob_dtype)  # a bad name fails now, not after training
+        self.inference_config = _coerce(inference, InferenceConfig)  # checks every option (InferenceConfig)
         tolerance = self.inference_config.surface_dice_tolerance
         if tolerance is not None:
             check_surface_dice_tolerance(tolerance, "model.inference.surface_dice_tolerance")

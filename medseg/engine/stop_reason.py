@@ -3,8 +3,10 @@
 ``stop_reason`` is detected from the trainer, whatever callbacks the config adds:
 ``early_stopping`` (an ``EarlyStopping`` callback with ``stopped_epoch > 0``), ``max_time`` (the Timer
 that ``trainer.max_time`` installs has no time left), ``max_epochs`` / ``max_steps`` (the loop reached
-its limit), ``interrupted`` (Ctrl-C), ``error`` (an exception; ``error`` names it) or ``stopped`` (something
-else set ``trainer.should_stop``). Also recorded: the budget (``max_epochs``, ``max_time`` in seconds,
+its limit), ``interrupted`` (Ctrl-C), ``terminated`` (SIGTERM: ``kill``, ``timeout``, a scheduler),
+``error`` (an exception; ``error`` names it) or ``stopped`` (something else set ``trainer.should_stop``).
+The first four mean the fit ran to its budget (:func:`budget_met`); ``medseg sweep`` tests a run only then
+(issue 25 defect 2). Also recorded: the budget (``max_epochs``, ``max_time`` in seconds,
 ``max_steps``), ``epochs`` completed, ``global_step``, ``train_seconds`` (summed over resumed fits: the
 count travels in the checkpoints) and the early-stopping settings when there is such a callback.
 """
@@ -19,10 +21,28 @@ from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback, EarlyStopping, Timer
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from medseg.atomic import atomic_write
 
 TRAINING_NAME = "training.json"
+BUDGET_REASONS = ("early_stopping", "max_time", "max_epochs", "max_steps")
+
+
+def budget_met(run_dir: str | Path) -> tuple[bool, str]:
+    """``(True, reason)`` when ``run_dir/results/training.json`` says the last fit ran to its budget (a stop
+    reason in :data:`BUDGET_REASONS`), else ``(False, why not)``; a missing or unreadable record is not."""
+    path = Path(run_dir) / "results" / TRAINING_NAME
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return False, f"{path} does not exist (the fit never finished)"
+    except (OSError, ValueError) as error:
+        return False, f"{path} is unreadable ({type(error).__name__}: {error})"
+    reason = record.get("stop_reason") if isinstance(record, dict) else None
+    if reason in BUDGET_REASONS:
+        return True, str(reason)
+    return False, f"{path} says the fit stopped with {reason!r} after {record.get('epochs') if isinstance(record, dict) else '?'} epoch(s), before its budget"
 
 
 def stop_reason(trainer: pl.Trainer) -> str:
@@ -65,9 +85,10 @@ class StopReasonCallback(Callback):
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if trainer.state.fn != "fit":
             return
-        interrupted = isinstance(exception, KeyboardInterrupt)
-        self._write(trainer, "interrupted" if interrupted else "error",
-                    None if interrupted else f"{type(exception).__name__}: {exception}")
+        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)):
+            self._write(trainer, "interrupted" if isinstance(exception, KeyboardInterrupt) else "terminated")
+        else:
+            self._write(trainer, "error", f"{type(exception).__name__}: {exception}")
 
     def _write(self, trainer: pl.Trainer, reason: str, error: str | None = None) -> None:
         if not trainer.is_global_zero:

@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import math
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ import yaml
 from medseg.atomic import atomic_write
 from medseg.blocks import canonical_attention
 from medseg.eval import plots
+from medseg.eval.results import read_summary
 from medseg.eval.convergence import LAST_FRACTION, RISE_TOLERANCE, Curve, best_epoch, read_curve, still_rising
 from medseg.eval.stats import BOOTSTRAP_RESAMPLES, bootstrap_ci, mean_std, paired, paired_bootstrap_ci, seed_std, wilcoxon_p
 from medseg.run_identity import canonical_config
@@ -285,19 +287,73 @@ def group_cells(runs: list[RunResult]) -> dict[tuple[str, str, str, str], Cell]:
     return cells
 
 
-def find_runs(paths: list[str]) -> list[Path]:
-    """Each path is a run folder (has results/summary.json) or a folder searched for run folders."""
-    found: list[Path] = []
+RUN_MARKERS = ("run_config.yaml", "config.yaml", "results/summary.json")  # what makes a folder a run folder
+
+
+def _is_run_folder(path: Path) -> bool:
+    return any((path / m).is_file() for m in RUN_MARKERS)
+
+
+def _inside_run_folder(path: Path, top: Path) -> bool:
+    """Whether ``path`` (under ``top``) lies inside another run folder: its ``previous/<stamp>/`` backups
+    (``fit --overwrite true``; issue 25 defect 5) or a logger's files (``wandb/*/files/config.yaml``)."""
+    parts = path.relative_to(top).parts
+    return any(_is_run_folder(top.joinpath(*parts[:i])) for i in range(1, len(parts)))
+
+
+def _unfinished_reason(run: Path) -> str | None:
+    """Why run folder ``run`` has no test results to report, or None when it has."""
+    summary = run / "results" / "summary.json"
+    if not summary.is_file():
+        return "no results/summary.json yet" + ("" if (run / "checkpoints").is_dir() else " (not fitted)")
+    try:
+        read_summary(summary)
+    except (OSError, ValueError) as error:
+        return str(error)
+    return None
+
+
+def scan_runs(paths: list[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """``(finished, unfinished)``: each path is a run folder or a folder searched for run folders (a folder
+    holding ``run_config.yaml``, ``config.yaml`` or ``results/summary.json``); folders inside a run folder
+    (its ``previous/<stamp>/`` backups) are not runs. ``finished`` have readable test results (:func:`read_summary`);
+    ``unfinished`` pairs each other run folder with why (issue 25 defect 4: left out, but said so)."""
+    candidates: list[Path] = []
     for p in map(Path, paths):
-        if (p / "results" / "summary.json").is_file():
-            found.append(p)
+        if _is_run_folder(p):
+            candidates.append(p)
         elif p.is_dir():
-            found.extend(sorted(s.parent.parent for s in p.rglob("results/summary.json")))
+            found = {m.parent for marker in ("run_config.yaml", "config.yaml") for m in p.rglob(marker)}
+            found |= {s.parent.parent for s in p.rglob("results/summary.json")}
+            candidates.extend(sorted(c for c in found if not _inside_run_folder(c, p)))
         else:
             raise FileNotFoundError(f"report: {p} is neither a run folder nor a directory")
-    if not found:
-        raise FileNotFoundError(f"report: no run folder with results/summary.json under {paths}")
-    return list(dict.fromkeys(found))
+    finished, unfinished = [], []
+    for run in dict.fromkeys(candidates):
+        reason = _unfinished_reason(run)
+        (finished.append(run) if reason is None else unfinished.append((run, reason)))
+    return finished, unfinished
+
+
+def find_runs(paths: list[str]) -> list[Path]:
+    """The run folders with test results among ``paths`` (see :func:`scan_runs`)."""
+    return _finished(paths, *scan_runs(paths))
+
+
+def _finished(paths: list[str], finished: list[Path], unfinished: list[tuple[Path, str]]) -> list[Path]:
+    if not finished:
+        left = f" ({len(unfinished)} run folder(s) without test results yet)" if unfinished else ""
+        raise FileNotFoundError(f"report: no run folder with results/summary.json under {paths}{left}")
+    return finished
+
+
+def unfinished_note(unfinished: list[tuple[Path, str]]) -> str:
+    """One line naming the run folders left out of a report, or ''."""
+    if not unfinished:
+        return ""
+    shown = "; ".join(f"{run.name}: {why}" for run, why in unfinished[:10])
+    more = f"; ... and {len(unfinished) - 10} more" if len(unfinished) > 10 else ""
+    return f"{len(unfinished)} unfinished run folder(s) left out (no readable test results): {shown}{more}"
 
 
 def _count(values: list[str]) -> str:
@@ -518,18 +574,30 @@ def _figures(cells: dict, baseline: str):
                 title=f"{dataset} / {network} / {variant}: placement ablation")
 
 
-def report(run_dirs: list[str] | str, out: str = "report", baseline: str = "none", decimals: int = 3) -> int:
+def report(run_dirs: list[str] | str, out: str = "report", baseline: str | None = None, decimals: int = 3) -> int:
     """Write report.md, report.tex, summary.csv, per_structure.csv and PNG figures to ``out``.
 
     Args:
         run_dirs: run folders, or folders searched recursively for them (e.g. a sweep's root); one path
             or a list (on the command line ``"[a, b]"``).
         out: output folder.
-        baseline: variant the Δ and Wilcoxon p are computed against.
+        baseline: variant the Δ and Wilcoxon p are computed against (default ``none`` when the runs have
+            it); one that is not among the runs' variants is an error listing them.
         decimals: digits for Dice values in the tables.
     """
-    runs = [load_run(p) for p in find_runs([run_dirs] if isinstance(run_dirs, str) else run_dirs)]
+    paths = [run_dirs] if isinstance(run_dirs, str) else run_dirs
+    finished, unfinished = scan_runs(paths)
+    runs = [load_run(p) for p in _finished(paths, finished, unfinished)]
+    left_out = unfinished_note(unfinished)
+    if left_out:
+        print(f"report: {left_out}", file=sys.stderr)
     cells = group_cells(runs)
+    variants = sorted({k[2] for k in cells}, key=lambda v: _order(VARIANT_ORDER, v))
+    if baseline is None:
+        baseline = "none"
+    elif baseline not in variants:
+        raise ValueError(f"report: --baseline {baseline!r} is not a variant of these runs; choose one of "
+                         f"{', '.join(variants)}")
     rows, srows = summary_rows(cells, baseline), structure_rows(cells)
     out_dir = Path(out)
     tables = _tables(rows, srows, decimals)
@@ -538,7 +606,7 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str = "none
     reused = (f" {copies} of the runs are copies of another grid's identical runs (`medseg sweep` reuse; "
               "results/reused_from.json names each source)." if copies else "")
     md = [f"# medseg report\n\n{len(runs)} runs, {len(cells)} cells, {'/'.join(map(str, seeds))} seed(s) per cell. "
-          f"{budget_statement(runs)}{reused}\n\n"
+          f"{budget_statement(runs)}{reused}" + (f" **{left_out}.**" if left_out else "") + "\n\n"
           "Protocol: a subject's score is its mean foreground Dice; a cell's Dice is the mean over test subjects "
           "of the seed-averaged scores, with a 95 % percentile CI from a crossed bootstrap over subjects × seeds "
           f"({BOOTSTRAP_RESAMPLES:,} resamples, fixed RNG). Δ: paired by subject against `{baseline}` of the same "

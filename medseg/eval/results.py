@@ -88,6 +88,33 @@ def _csv_text(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def read_summary(path: str | os.PathLike) -> dict[str, Any]:
+    """A test ``summary.json``, parsed and checked (a JSON object with ``num_subjects``);
+    a truncated or foreign file is a ``ValueError`` naming it (issue 25 defect 3)."""
+    path = Path(path)
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path}: not a test summary (not UTF-8 text: {error})") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not a test summary (JSON error at line {error.lineno}, column {error.colno}: "
+                         f"{error.msg}; truncated?)") from None
+    missing = [k for k in ("num_subjects",) if not isinstance(summary, dict) or k not in summary]
+    if missing:
+        raise ValueError(f"{path}: not a test summary (no {', '.join(missing)})")
+    return summary
+
+
+def has_results(run_dir: str | os.PathLike) -> bool:
+    """Whether run folder ``run_dir`` holds finished test results: ``results/summary.json`` that
+    :func:`read_summary` accepts (``medseg sweep`` counts a run complete, or reuses it, only then)."""
+    try:
+        read_summary(Path(run_dir) / "results" / SUMMARY_NAME)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def backup_previous(results_dir: str | os.PathLike) -> Path | None:
     """Move existing results files to ``results/previous/<timestamp>/``; return that folder (or None)."""
     results_dir = Path(results_dir)

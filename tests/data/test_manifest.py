@@ -54,3 +54,44 @@ def test_root_from_environment(small_manifest, tmp_path, monkeypatch):
     monkeypatch.setenv("MEDSEG_TEST_ROOT", str(tmp_path / "data"))
     assert load_manifest(other).splits["training"][0].image == tmp_path / "data" / "s0_img.nii.gz"
     assert load_manifest(other, root="/r").splits["training"][0].image.parent.as_posix() == "/r"
+
+
+def _rewrite(path, edit):
+    data = json.loads(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.mark.parametrize("sid", ["../../../data/x/imagesTs/s005", "a/b", "..", ".hidden", "a\\b", "two words", ""])
+def test_path_like_subject_ids_are_refused_everywhere_issue25_defect11(small_manifest, capsys, sid):
+    """issue 25 defect 11: an id with ``/`` or ``../`` made predict write outside D/predictions (it overwrote an
+    input image). The manifest rule refuses it, so data check, fit, test and predict (all load_manifest) do."""
+    from medseg.cli import main
+    from medseg.data import SegmentationDataModule
+
+    _rewrite(small_manifest, lambda d: d["test"][0].update(id=sid))
+    code = main(["data", "check", str(small_manifest)])
+    assert code == 1 and f"test[0]: subject id {sid!r} is not a plain file name" in capsys.readouterr().err
+    with pytest.raises(ManifestError, match=r"test\[0\]: subject id .* is not a plain file name"):
+        SegmentationDataModule(str(small_manifest))
+
+
+@pytest.mark.parametrize("sid", ["1000_3", "PATIENT_1", "s001.v2", "BraTS-GLI-00000-000", "_x+1"])
+def test_plain_subject_ids_are_accepted_issue25_defect11(small_manifest, sid):
+    _rewrite(small_manifest, lambda d: d["test"][0].update(id=sid))
+    assert load_manifest(small_manifest).splits["test"][0].id == sid
+
+
+@pytest.mark.parametrize("spelling", ["s0_img.nii.gz", "./s0_img.nii.gz", "sub/../s0_img.nii.gz"])
+def test_one_image_under_two_ids_is_refused_issue25_defect7(small_manifest, capsys, spelling):
+    """issue 25 defect 7: one scan listed under two ids (train/test leakage) passed data check."""
+    from medseg.cli import main
+    from medseg.data import SegmentationDataModule
+
+    (small_manifest.parent / "sub").mkdir()
+    _rewrite(small_manifest, lambda d: d["test"][0].update(image=spelling))
+    code = main(["data", "check", str(small_manifest)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"test[0]: image {spelling!r} of subject 's3' is the same file as the image of training[0] (subject 's0')" in err
+    with pytest.raises(ManifestError, match=r"test\[0\]: image .* same file as the image of training\[0\]"):
+        SegmentationDataModule(str(small_manifest))

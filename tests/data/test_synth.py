@@ -47,3 +47,30 @@ def test_bad_arguments_write_nothing(tmp_path, args, message):
     with pytest.raises(ValueError, match=message):
         main(["synth", "--out", str(tmp_path / "x"), "--size", "16", *args])
     assert not (tmp_path / "x").exists()
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_non_empty_out_is_refused_unless_overwrite_which_keeps_a_backup_issue25_defect12(tmp_path):
+    """issue 25 defect 12: synth over an existing dataset left a mixture (an old training subject beside a new
+    test subject of the same id). A non-empty --out is refused; --overwrite true moves it to previous/<stamp>/."""
+    out = tmp_path / "d"
+    args = ["synth", "--kind", "malc", "--out", str(out), "--subjects", "4", "--size", "16", "--validation", "0"]
+    assert main([*args, "--test", "1"]) == 0  # s000-s002 training (imagesTr), s003 test (imagesTs)
+    first = _files(out)
+    with pytest.raises(ValueError, match=rf"--out {out} is not empty .*--overwrite true"):
+        main([*args, "--test", "2", "--seed", "1"])
+    assert _files(out) == first  # nothing touched
+    assert main([*args, "--test", "2", "--seed", "1", "--overwrite", "true"]) == 0
+    (stamp,) = (out / "previous").iterdir()
+    assert _files(stamp) == first  # the old dataset, whole
+    new = {k: v for k, v in _files(out).items() if not k.startswith("previous/")}
+    manifest = json.loads(new["dataset.json"])
+    listed = {e[k] for split in ("training", "test") for e in manifest[split] for k in ("image", "label")}
+    assert set(new) - {"dataset.json"} == listed  # no old file left beside the new ones
+    assert "imagesTr/s002.nii.gz" not in new and "imagesTs/s002.nii.gz" in new
+    assert check_manifest(out / "dataset.json", progress=False) == []
+    assert main([*args, "--test", "1", "--overwrite", "true"]) == 0  # a second backup beside the first
+    assert len(list((out / "previous").iterdir())) == 2 and _files(stamp) == first

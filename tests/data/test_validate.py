@@ -1,5 +1,5 @@
-"""One rule for `medseg data check` and fit/test/predict (medseg.data.validate): label geometry in world
-space (voxel order may differ), label values, channel count, and an all-empty training set; each error
+"""One rule for `medseg data check` and fit/test/predict (medseg.data.validate): label geometry voxel for
+voxel (in world space with reorient_labels), label values, channel count, and an all-empty training set; each error
 names the file and the subject, and is raised at data-module setup, before training."""
 
 import json
@@ -54,19 +54,46 @@ def _check(manifest, capsys):
 
 
 @pytest.mark.parametrize("axcodes", [("L", "P", "S"), ("P", "I", "L")])
-def test_reordered_label_with_equal_geometry_is_accepted_and_aligned(tmp_path, capsys, axcodes):
+def test_reordered_label_is_refused_unless_reorient_labels_issue25_defect10(tmp_path, capsys, axcodes):
+    """issue 25 defect 10: any image/label geometry disagreement is an error by default (nnU-Net, TorchIO);
+    ``data.reorient_labels: true`` (``data check --reorient_labels true``) accepts a label in another voxel
+    order on the same world grid and aligns it to the image."""
     manifest = _manifest(tmp_path)
     reference = SegmentationDataModule(str(manifest), orientation=None).volumes("training")[0].label.copy()
     _resave_label(tmp_path, "s0", axcodes)
     code, text = _check(manifest, capsys)
-    assert code == 0, text
+    assert code == 1 and "s0_lbl.nii.gz: label " in text and "data.reorient_labels: true" in text, text
+    with pytest.raises(DataError, match=r"s0_lbl.nii.gz: label .*subject 's0'"):
+        SegmentationDataModule(str(manifest)).setup("fit")
+    assert main(["data", "check", str(manifest), "--reorient_labels", "true"]) == 0, capsys.readouterr()
     for orientation in (None, "RAS"):  # keeping the image's voxel order, or reorienting both
-        dm = SegmentationDataModule(str(manifest), orientation=orientation)
+        dm = SegmentationDataModule(str(manifest), orientation=orientation, reorient_labels=True)
         dm.setup("fit")
         volume = dm.volumes("training")[0]
         expected = reference if orientation is None else np.asarray(
             nib.as_closest_canonical(nib.Nifti1Image(reference, AFFINE)).dataobj)
         np.testing.assert_array_equal(volume.label, expected)
+
+
+def test_header_mirrored_label_on_a_centred_grid_is_refused_issue25_defect10(tmp_path, capsys):
+    """issue 25 defect 10: the x row of the label's affine negated on an origin-centred grid describes the same
+    world points in mirrored order; it was accepted as a reordered label and trained on mirrored labels."""
+    centred = AFFINE.copy()
+    centred[:3, 3] = -(np.asarray(SHAPE) - 1) / 2 * np.diag(AFFINE)[:3]
+    entries = [write_subject(tmp_path, f"s{i}", shape=SHAPE, affine=centred) for i in range(3)]
+    manifest = tmp_path / "dataset.json"
+    manifest.write_text(json.dumps({"name": "v", "labels": {"0": "background", "1": "thing"}, "label_map": {"2": 1},
+                                    "training": entries[:2], "validation": entries[2:]}), encoding="utf-8")
+    label = nib.load(tmp_path / "s0_lbl.nii.gz")
+    mirrored = label.affine.copy()
+    mirrored[0] *= -1  # the header's x row negated: x' = -x
+    write_volume(tmp_path / "s0_lbl.nii.gz", np.asarray(label.dataobj), mirrored)
+    assert set(map(tuple, np.round(nib.affines.apply_affine(mirrored, np.indices(SHAPE).reshape(3, -1).T), 6))) == \
+        set(map(tuple, np.round(nib.affines.apply_affine(centred, np.indices(SHAPE).reshape(3, -1).T), 6)))  # same points
+    code, text = _check(manifest, capsys)
+    assert code == 1 and "s0_lbl.nii.gz: label affine differs from image affine" in text, text
+    with pytest.raises(DataError, match=r"s0_lbl.nii.gz: label affine differs .*subject 's0'"):
+        SegmentationDataModule(str(manifest)).setup("fit")
 
 
 def test_flipped_label_header_is_an_error_for_check_and_fit(tmp_path, capsys):

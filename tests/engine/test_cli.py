@@ -87,3 +87,51 @@ def test_base_configs_parse(name, capsys):
     with pytest.raises(SystemExit) as stop:
         run_lightning_cli(["fit", "--config", str(config), "--print_config"])
     assert stop.value.code == 0 and "network:" in capsys.readouterr().out
+
+
+class SigtermAt(Callback):
+    """Sends this process a SIGTERM (what ``kill``, ``timeout`` and schedulers send) in the second epoch's first
+    train batch, or at the first test batch."""
+
+    def _kill(self) -> None:
+        import os
+        import signal
+
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)  # Lightning's handler, not death
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.current_epoch == 1 and not trainer.received_sigterm:
+            self._kill()
+
+    def on_test_batch_end(self, trainer, *args) -> None:
+        self._kill()
+
+
+@pytest.mark.slow
+def test_sigterm_makes_fit_and_test_exit_non_zero_issue25_defect2(tmp_path, capsys):
+    """issue 25 defect 2: SIGTERM made ``fit``/``test`` exit 0 (Lightning's SIGTERMException is a SystemExit
+    with code None), so a sweep took a one-epoch fit for a finished one; a terminated test left no results."""
+    import json
+
+    from medseg.engine.cli import SIGTERM_EXIT, lightning_main
+    from medseg.engine.stop_reason import budget_met
+
+    root = tmp_path / "run"
+    config = _config(tmp_path, root)
+    data = yaml.safe_load(Path(config).read_text(encoding="utf-8"))
+    data["trainer"]["callbacks"] = [{"class_path": f"{__name__}.SigtermAt"}]
+    data["data"]["test"] = 3  # a SIGTERM before the last test batch stops the loop
+    Path(config).write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert lightning_main(["fit", "--config", config], TinyDataModule) == SIGTERM_EXIT == 143
+    record = json.loads((root / "results" / "training.json").read_text(encoding="utf-8"))
+    assert record["stop_reason"] == "terminated" and record["epochs"] == 1 and record["max_epochs"] == 2
+    assert budget_met(root) == (False, f"{root / 'results' / 'training.json'} says the fit stopped with 'terminated' "
+                                       "after 1 epoch(s), before its budget")
+    assert lightning_main(["test", "--config", config, "--ckpt_path", "last"], TinyDataModule) == SIGTERM_EXIT
+    assert not (root / "results" / "summary.json").exists()
+    assert "stopped by SIGTERM" in capsys.readouterr().err
+    data["trainer"].pop("callbacks")
+    Path(config).write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert lightning_main(["fit", "--config", config, "--ckpt_path", "last"], TinyDataModule) == 0  # resumed, to the end
+    assert budget_met(root) == (True, "max_epochs")

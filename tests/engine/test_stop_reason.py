@@ -78,3 +78,21 @@ def test_failed_fit_records_the_error(tmp_path):
         _fit(tmp_path, "crash", [{"class_path": f"{__name__}.Crash"}])
     record = json.loads((tmp_path / "crash" / "results" / "training.json").read_text(encoding="utf-8"))
     assert record["stop_reason"] == "error" and "simulated crash" in record["error"]
+
+
+@pytest.mark.parametrize("record,met", [
+    ({"stop_reason": "max_epochs", "epochs": 3}, True), ({"stop_reason": "early_stopping"}, True),
+    ({"stop_reason": "max_time"}, True), ({"stop_reason": "max_steps"}, True),
+    ({"stop_reason": "terminated", "epochs": 1}, False), ({"stop_reason": "interrupted"}, False),
+    ({"stop_reason": "error"}, False), ({"stop_reason": "stopped"}, False), ([], False), (None, False),
+])
+def test_budget_met_only_for_a_fit_that_ran_to_its_budget_issue25_defect2(tmp_path, record, met):
+    """issue 25 defect 2: a sweep counts a fit done only when training.json says its budget was met."""
+    from medseg.engine.stop_reason import budget_met
+
+    (tmp_path / "results").mkdir()
+    if record is not None:
+        (tmp_path / "results" / "training.json").write_text(json.dumps(record), encoding="utf-8")
+    assert budget_met(tmp_path)[0] is met
+    (tmp_path / "results" / "training.json").write_text('{"stop_reason": "max_ep', encoding="utf-8")  # truncated
+    assert budget_met(tmp_path)[0] is False and "unreadable" in budget_met(tmp_path)[1]

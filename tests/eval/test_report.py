@@ -188,3 +188,59 @@ def test_a_cell_mixing_two_recipes_is_an_error_naming_runs_and_keys(tmp_path):
                                          r".*unet-none-seed2 differ in trainer.max_epochs: 20 vs 30"):
         report([str(tmp_path / "runs")], out=str(tmp_path / "bad"))
     assert not (tmp_path / "bad" / "report.md").exists()
+
+
+# ---------------------------------------------------------------- issue 25: unfinished runs, backups, baseline
+def _unfinished_and_backup(root):
+    """make_grid's 5 runs; a sweep's pending run (run_config.yaml only), a run being fitted (config.yaml +
+    checkpoints), a run with a truncated summary.json, and ``fit --overwrite true`` backups in two runs."""
+    import shutil
+
+    runs = make_grid(root)
+    (root / "unet-sse-todo").mkdir()
+    (root / "unet-sse-todo" / "run_config.yaml").write_text("trainer: {}\n", encoding="utf-8")
+    (root / "unet-cse-fitting" / "checkpoints").mkdir(parents=True)
+    (root / "unet-cse-fitting" / "config.yaml").write_text("trainer: {}\n", encoding="utf-8")
+    cut = write_run(root, "unet-cse-cut", "unet", "cse", "all", NONE_MEANS) / "results" / "summary.json"
+    cut.write_text(cut.read_text(encoding="utf-8")[:15], encoding="utf-8")
+    for run in runs[:2]:  # D/previous/<stamp>/ holds a whole earlier run: config.yaml, results/, ...
+        shutil.copytree(run, run / "previous" / "20260101-000000")
+    return runs
+
+
+def test_backups_in_previous_are_not_runs_issue25_defect5(tmp_path):
+    """issue 25 defect 5: ``D/previous/<stamp>/`` backups (fit --overwrite true) were counted as extra runs."""
+    from medseg.eval.report import find_runs, scan_runs
+
+    runs = _unfinished_and_backup(tmp_path / "runs")
+    assert find_runs([str(tmp_path / "runs")]) == sorted(runs)
+    finished, unfinished = scan_runs([str(tmp_path / "runs")])
+    assert not [p for p in finished + [u for u, _ in unfinished] if "previous" in p.parts]
+
+
+def test_unfinished_run_folders_are_named_not_silently_dropped_issue25_defect4(tmp_path, capsys):
+    """issue 25 defect 4: a mid-sweep report left out unfinished run folders without a word."""
+    from medseg.eval.report import scan_runs
+
+    _unfinished_and_backup(tmp_path / "runs")
+    _, unfinished = scan_runs([str(tmp_path / "runs")])
+    reasons = {p.name: why for p, why in unfinished}
+    assert set(reasons) == {"unet-sse-todo", "unet-cse-fitting", "unet-cse-cut"}
+    assert reasons["unet-sse-todo"] == "no results/summary.json yet (not fitted)"
+    assert reasons["unet-cse-fitting"] == "no results/summary.json yet"
+    assert "summary.json: not a test summary (JSON error" in reasons["unet-cse-cut"]
+    assert report([str(tmp_path / "runs")], out=str(tmp_path / "out")) == 0
+    err = capsys.readouterr().err
+    assert "report: 3 unfinished run folder(s) left out (no readable test results): " in err
+    head = (tmp_path / "out" / "report.md").read_text(encoding="utf-8").split("\n\n")[1]
+    assert head.startswith("5 runs, 4 cells") and "3 unfinished run folder(s) left out" in head and "unet-sse-todo" in head
+
+
+def test_unknown_baseline_is_an_error_listing_the_variants_issue25_defect9(tmp_path):
+    """issue 25 defect 9: ``medseg report --baseline typo`` printed a Δ table of n/a, exit 0."""
+    from medseg.cli import main
+
+    make_grid(tmp_path / "runs")
+    with pytest.raises(ValueError, match=r"--baseline 'nonee' is not a variant of these runs; choose one of none, scse$"):
+        main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--baseline", "nonee"])
+    assert not (tmp_path / "out").exists()

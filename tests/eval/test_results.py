@@ -45,3 +45,25 @@ def test_mismatched_names_are_rejected():
     with pytest.raises(ValueError, match="s1.*4 Dice values but 3"):
         result_rows("s1", np.zeros(4), NAMES[:3])
 
+
+
+def test_read_summary_refuses_truncated_or_foreign_files_issue25_defect3(tmp_path):
+    """issue 25 defect 3: a truncated summary.json counted as finished results; it is parsed before trusted."""
+    import json
+
+    from medseg.eval.results import has_results, read_summary
+
+    path = tmp_path / "results" / "summary.json"
+    path.parent.mkdir()
+    full = json.dumps({"mean_dice": 0.5, "per_structure": {"A": 0.5}, "num_subjects": 2})
+    path.write_text(full, encoding="utf-8")
+    assert read_summary(path)["num_subjects"] == 2 and has_results(tmp_path)
+    for text, why in ((full[:25], "JSON error"), ("[1, 2]", "no num_subjects"), ('{"mean_dice": 0.5}', "no num_subjects")):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ValueError, match=rf"summary.json: not a test summary \({why}"):
+            read_summary(path)
+        assert not has_results(tmp_path)
+    path.write_bytes(b"\xff\xfe{")
+    assert not has_results(tmp_path)
+    path.unlink()
+    assert not has_results(tmp_path)

@@ -54,3 +54,17 @@ def test_summary_lists_new_blocks_and_skip_gates():
     net = build_network("unet", 1, 3, placement={"bottleneck": "fpa", "dec2": "psanet", "dec1": "encnet"}, **options)
     assert rows["bottleneck"][0] == "FPA" and rows["dec2"][0] == "PSANet" and rows["dec1"][0] == "EncNet"
     assert rows["gate1"] == ["GAU", f"{count_parameters(net.gates[0]):,}"] and "gate2" in rows
+
+
+def test_cli_config_option_reads_the_file_issue25_defect1(tmp_path, capsys):
+    """issue 25 defect 1: ``medseg summary --config X.yaml`` (the README's form) printed QuickNAT defaults,
+    exit 0, whatever X held, even a missing file: jsonargparse dropped the function's own ``config``."""
+    config = write_config(tmp_path / "exp.yaml", {"name": "sdnet", "attention": "cse", "placement": ["bottleneck"],
+                                                  "options": {"features": 4, "depth": 2}})
+    assert cli.main(["summary", "--config", config, "--num_classes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sdnet  attention='cse'  placement=['bottleneck']")
+    rows = {line.split()[0]: line.split()[1] for line in out.split("\n\n")[0].splitlines()[3:]}
+    assert rows["bottleneck"] == "CSE" and rows["enc1"] == "-"
+    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        cli.main(["summary", "--config", str(tmp_path / "missing.yaml")])

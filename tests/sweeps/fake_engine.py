@@ -3,8 +3,10 @@
 fit writes checkpoints/last.ckpt (JSON {"epoch": k}) after each epoch, resuming after the epoch in
 --ckpt_path; test writes results/summary.json + dice_per_structure.csv and, like LightningCLI,
 config_test.yaml with the tested ckpt_path. Every call is appended to
-D/calls.log. FAKE_HANG=<substring>: the fit of a run whose folder contains it sleeps after epoch 0
-(to be killed); FAKE_FAIL=<substring>: it exits 1 after epoch 0.
+D/calls.log. fit ends by writing results/training.json (stop_reason max_epochs). FAKE_HANG=<substring>:
+the fit of a run whose folder contains it sleeps after epoch 0 (to be killed); FAKE_FAIL=<substring>: it
+exits 1 after epoch 0; FAKE_STOP=<substring>: it records stop_reason "terminated" after epoch 0 and exits
+0 (what a SIGTERM'd fit did before issue 25 defect 2).
 """
 
 import json
@@ -14,6 +16,11 @@ import time
 from pathlib import Path
 
 import yaml
+
+
+def _training(root: Path, reason: str, epochs: int) -> None:
+    (root / "results").mkdir(exist_ok=True)
+    (root / "results" / "training.json").write_text(json.dumps({"stop_reason": reason, "epochs": epochs}), encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:
@@ -31,6 +38,10 @@ def main(argv: list[str]) -> int:
                 time.sleep(60)
             if epoch == 0 and os.environ.get("FAKE_FAIL", "\0") in str(root):
                 sys.exit(1)
+            if epoch == 0 and os.environ.get("FAKE_STOP", "\0") in str(root):
+                _training(root, "terminated", epoch + 1)
+                return 0
+        _training(root, "max_epochs", config["trainer"]["max_epochs"])
     else:
         assert json.loads(Path(args["--ckpt_path"]).read_text(encoding="utf-8"))["epoch"] == config["trainer"]["max_epochs"] - 1
         (root / "results").mkdir(exist_ok=True)

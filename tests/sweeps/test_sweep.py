@@ -14,6 +14,7 @@ import yaml
 from medseg.sweep import expand, load_grid, placements, sweep
 
 FAKE = [sys.executable, str(Path(__file__).with_name("fake_engine.py"))]
+pytestmark = pytest.mark.usefixtures("sweep_data")  # m.json in the working directory (conftest.py)
 SITES = ["enc1", "bottleneck", "dec1"]
 
 
@@ -230,3 +231,85 @@ def _dry(path, capsys) -> list[str]:
     capsys.readouterr()
     assert sweep(str(path), dry_run=True) == 0
     return capsys.readouterr().out.splitlines()[:-1]
+
+
+def test_a_fit_that_exits_0_before_its_budget_is_not_tested_issue25_defect2(tmp_path, monkeypatch):
+    """issue 25 defect 2: a SIGTERM'd fit exited 0, so the sweep marked a one-epoch run fitted, tested it and
+    counted it complete. Now a fit is done only when results/training.json says its budget was met."""
+    path = write_grid(tmp_path)
+    runs = expand(load_grid(path))
+    monkeypatch.setenv("FAKE_STOP", "/cse-")  # the second run's fit records "terminated" after epoch 0, exit 0
+    assert sweep(str(path), keep_going=True) == 1
+    assert [r.status for r in runs] == ["done", "partial", "done"]
+    assert [c.split()[0] for c in calls(runs[1].dir)] == ["fit"]  # never tested
+    assert "did not finish" in (runs[1].dir / "fit.log").read_text(encoding="utf-8")
+    monkeypatch.delenv("FAKE_STOP")
+    assert sweep(str(path)) == 0
+    assert runs[1].status == "done" and calls(runs[1].dir)[1].endswith(f"--ckpt_path {runs[1].last_ckpt}")
+
+
+def test_a_truncated_summary_is_not_done_nor_reused_issue25_defect3(tmp_path, capsys):
+    """issue 25 defect 3: a truncated results/summary.json counted as done, and ``reuse:`` copied such runs."""
+    runs = _finished_elsewhere(tmp_path)
+    summary = runs[0].dir / "results" / "summary.json"
+    summary.write_text(summary.read_text(encoding="utf-8")[:20], encoding="utf-8")  # e.g. a full disk
+    assert [r.status for r in runs] == ["fitted", "done", "done"]
+    (tmp_path / "b").mkdir()
+    other = write_grid(tmp_path / "b", reuse=[str(tmp_path / "runs")])
+    lines = _dry(other, capsys)
+    assert "(reuse " not in lines[0] and all("(reuse " in line for line in lines[1:])
+    assert sweep(str(write_grid(tmp_path))) == 0  # tests the run again (the fit had met its budget)
+    assert [c.split()[0] for c in calls(runs[0].dir)] == ["fit", "test", "test"]
+    assert json.loads(summary.read_text(encoding="utf-8"))["mean_dice"] == 0.5
+
+
+def test_exclude_rules_match_canonical_specs_and_a_rule_matching_nothing_is_an_error_issue25_defect8(tmp_path):
+    """issue 25 defect 8: exclude rules that matched nothing (a typo, or ``{name: scse, aggregation: add}`` for
+    the cell ``scse``) were ignored silently."""
+    runs = expand(load_grid(write_grid(tmp_path, exclude=[{"model.network.attention": {"name": "scse", "aggregation": "add"}}])))
+    assert [r.config["model"]["network"]["attention"] for r in runs] == ["none", "cse"]
+    for rule in ({"model.network.atention": "cse"}, {"model.network.attention": "sse"}):
+        with pytest.raises(ValueError, match=r"exclude rule .* matches no cell of the grid"):
+            expand(load_grid(write_grid(tmp_path, exclude=[rule])))
+
+
+def test_only_matching_no_run_is_an_error_issue25_defect8(tmp_path, capsys):
+    """issue 25 defect 8: ``--only 'nosuch-*'`` reported "all 0 runs complete", exit 0."""
+    path = write_grid(tmp_path)
+    assert sweep(str(path), only="nosuch-*") == 1
+    err = capsys.readouterr().err
+    assert "--only 'nosuch-*' matches none of the grid's 3 runs (none-" in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_missing_dataset_stops_the_sweep_before_any_run_with_one_message_issue25_item5(tmp_path, capsys):
+    """issue 25 part 1 item 5: a sweep over a missing manifest started every run, each failing after a minute
+    with a traceback in its fit.log; it now checks once, up front, and names what to run first."""
+    (tmp_path / "m.json").unlink()
+    path = write_grid(tmp_path, prepare="medseg synth --kind malc --out data/x")
+    assert sweep(str(path)) == 1
+    err = capsys.readouterr().err
+    assert err == ("sweep: no run started: the runs' dataset is not usable:\n  data.manifest m.json does not exist\n"
+                   "make the dataset first:\n  medseg synth --kind malc --out data/x\nthen run this sweep again\n")
+    assert not (tmp_path / "runs").exists()
+    (tmp_path / "m.json").write_text(json.dumps({"labels": {"0": "bg"}, "training": [
+        {"id": "s/1", "image": "i.nii.gz", "label": "l.nii.gz"}, {"id": "s2", "image": "gone.nii.gz", "label": "l.nii.gz"}]}))
+    assert sweep(str(path)) == 1
+    err = capsys.readouterr().err
+    assert "training[0]: subject id 's/1' is not a plain file name" in err and "gone.nii.gz: image of subject 's2' not found" in err
+    assert not (tmp_path / "runs").exists()
+    assert sweep(str(path), dry_run=True) == 0 and "warning only" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_readme_brain_sweep_on_a_fresh_clone_fails_in_seconds_naming_synth_issue25_item5(tmp_path):
+    """``medseg sweep experiments/scse_miccai2018/brain.yaml`` without data/brain: one message, exit 1, nothing written."""
+    grid = Path(__file__).parents[2] / "experiments" / "scse_miccai2018" / "brain.yaml"
+    empty = tmp_path / "clone"
+    empty.mkdir()
+    done = subprocess.run([sys.executable, "-m", "medseg.cli", "sweep", str(grid)], cwd=empty, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "data.manifest data/brain/dataset.json does not exist" in done.stderr
+    assert "medseg synth --kind brain --out data/brain --subjects 20 --resolution 2 --seed 0" in done.stderr
+    assert "Traceback" not in done.stderr and list(empty.iterdir()) == []
