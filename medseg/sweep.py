@@ -70,6 +70,7 @@ from medseg.atomic import atomic_write
 from medseg.launch import Launch
 from medseg.run_identity import canonical_config
 from medseg.run_folder import LOCK_ENV, LOCK_NAME, RunFolderLocked, RunLock
+from medseg.yaml_file import read_yaml
 
 GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm",
              "reuse"}
@@ -172,7 +173,7 @@ def load_grid(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep: grid file {path} not found")
-    grid = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    grid = read_yaml(path, "sweep: grid file")
     unknown = set(grid) - GRID_KEYS
     if unknown:
         raise ValueError(f"sweep: {path}: unknown key(s) {sorted(unknown)}; expected some of {sorted(GRID_KEYS)}")
@@ -182,7 +183,12 @@ def load_grid(path: str | Path) -> dict:
     base = (path.parent / grid["base"]).resolve()
     if not base.is_file():
         raise FileNotFoundError(f"sweep: {path}: base config {base} not found")
-    grid["base_config"] = yaml.safe_load(base.read_text(encoding="utf-8")) or {}
+    for key in ("grid", "set"):  # issue 25 defect 22: a list here would fail later as "unhashable type"
+        if grid.get(key) is not None and not isinstance(grid[key], dict):
+            raise ValueError(f"sweep: {path}: {key!r} must be a mapping of dotted config keys to values "
+                             f"(e.g. `{key}: {{model.network.attention: [none, scse]}}`), not a {type(grid[key]).__name__}"
+                             + (" (drop the '- ' before each key)" if isinstance(grid[key], list) else ""))
+    grid["base_config"] = read_yaml(base, f"sweep: {path}: base config")
     return grid
 
 

@@ -38,6 +38,7 @@ from medseg.engine.resume import optimizer_conflicts
 from medseg.engine.selection import SelectionConfig, selection_callbacks
 from medseg.engine.stop_reason import StopReasonCallback
 from medseg.run_folder import RunFolderError, RunLock, backup_run, previous_fit, remove_stale_temp_files
+from medseg.yaml_file import read_yaml
 
 DEFAULT_ROOT = "runs/default"
 
@@ -204,11 +205,20 @@ class MedsegCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
+def _config_files(args: list[str]) -> list[Path]:
+    """The existing files given as ``--config FILE`` / ``--config=FILE`` (jsonargparse also takes YAML text)."""
+    values = [b for a, b in zip(args, args[1:]) if a == "--config"]
+    values += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    return [Path(v) for v in values if Path(v).is_file()]
+
+
 def run_lightning_cli(args: list[str], datamodule_class: Optional[type[LightningDataModule]] = None) -> MedsegCLI:
     """Entry point of ``medseg fit|validate|test|predict``; ``args`` starts with the subcommand."""
     if datamodule_class is None:
         from medseg.data import SegmentationDataModule as datamodule_class
     os.environ.setdefault("WANDB_SILENT", "true")
+    for config in _config_files(args):
+        read_yaml(config, "--config")  # a syntax error names the file and line (issue 25 defect 22)
     with warnings.catch_warnings():
         # `medseg fit ...` hands LightningCLI its own argv as ``args``; Lightning warns when sys.argv is set too
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
