@@ -48,6 +48,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
+import functools
 import hashlib
 import itertools
 import json
@@ -55,7 +56,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import traceback
@@ -67,7 +67,7 @@ import yaml
 from tqdm import tqdm
 
 from medseg.atomic import atomic_write
-from medseg.launch import Launch
+from medseg.launch import Launch, Terminated, run_process, stop_on_signals
 from medseg.run_identity import canonical_config
 from medseg.run_folder import LOCK_ENV, LOCK_NAME, RunFolderLocked, RunLock
 from medseg.yaml_file import read_yaml
@@ -348,7 +348,7 @@ def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool, to
             if in_process:
                 code = _in_process(args, log, token)
             else:
-                code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, LOCK_ENV: token})
+                code = run_process(cmd, log, {**os.environ, LOCK_ENV: token})
         if code != 0:
             return code
         if stage == "fit":
@@ -358,6 +358,22 @@ def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool, to
     return 0
 
 
+def _stoppable(function):
+    """SIGTERM/SIGHUP stop ``function`` (:func:`medseg.launch.stop_on_signals`): the stage in progress is
+    stopped, its run folder released, and the exit code is 128 + the signal number."""
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> int:
+        try:
+            with stop_on_signals():
+                return function(*args, **kwargs)
+        except Terminated as stop:
+            print(f"sweep: stopped by {stop}; the run in progress was stopped and its folder released; "
+                  "re-run the same command to resume", file=sys.stderr, flush=True)
+            return 128 + stop.signum
+    return run
+
+
+@_stoppable
 def sweep(
     grid: str,
     root: str | None = None,
