@@ -358,6 +358,37 @@ def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool, to
     return 0
 
 
+def _dotted_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every dotted key whose value differs between two configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in dict.fromkeys([*old, *new])
+                for d in _dotted_differences(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [f"{prefix[:-1]}: {old!r} -> {new!r}"]
+
+
+def _refuse_edited_configs(pending: list[Run]) -> None:
+    """A pending run's run_config.yaml that is not the grid's config for it (edited by hand, or another
+    grid's) is an error listing the differences, before anything is written (issue 25 defect 16): the
+    sweep would silently put the grid's config back, and the folder's hash names the grid's config.
+    Compared as :func:`canonical_config` (the run folder and attention spellings do not count)."""
+    problems = []
+    for r in pending:
+        if not r.config_path.is_file():
+            continue
+        try:
+            diff = _dotted_differences(canonical_config(read_yaml(r.config_path, "run config")), canonical_config(r.config))
+        except ValueError as error:
+            problems.append(f"{error}")
+            continue
+        if diff:
+            problems.append(f"{r.config_path} differs from the grid's config for this run (file -> grid):\n      "
+                            + "\n      ".join(diff))
+    if problems:
+        raise ValueError("sweep: refusing to replace run config(s) that differ from the grid:\n  "
+                         + "\n  ".join(problems) + "\nput the change into the grid (it makes a new run folder), "
+                         "or delete the file to let the sweep write the grid's config")
+
+
 def _stoppable(function):
     """SIGTERM/SIGHUP stop ``function`` (:func:`medseg.launch.stop_on_signals`): the stage in progress is
     stopped, its run folder released, and the exit code is 128 + the signal number."""
@@ -419,6 +450,7 @@ def sweep(
             print(f"{r.status:8s} {r.dir}" + (f" (reuse {source})" if source else ""))
         print(f"sweep: {len(runs)} runs, {len(pending)} to run (dry run: nothing written)")
         return 0
+    _refuse_edited_configs(pending)
     for r in pending:
         r.dir.mkdir(parents=True, exist_ok=True)
         atomic_write(r.config_path, yaml.safe_dump(r.config, sort_keys=False))
