@@ -102,6 +102,7 @@ class SegmentationModule(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._saved_optimizer = plain_config((checkpoint.get("hyper_parameters") or {}).get("optimizer") or {})
+        self._loaded_progress = {k: checkpoint.get(k) for k in ("epoch", "global_step")}
 
     def on_train_start(self) -> None:
         """A resumed fit runs under the config's optimizer settings (:mod:`medseg.engine.resume`)."""
@@ -215,7 +216,21 @@ class SegmentationModule(pl.LightningModule):
         if not self.trainer.is_global_zero:
             return
         rows = [r for s, (d, hd, asd) in scores.items() for r in result_rows(s, d, self.class_names, hd, asd)]
-        write_results(Path(self.trainer.default_root_dir) / "results", rows, {**summary, **self.run_description()})
+        write_results(Path(self.trainer.default_root_dir) / "results", rows,
+                      {**summary, **self.run_description(), "checkpoint": self.tested_checkpoint()})
+
+    def tested_checkpoint(self) -> dict[str, Any] | None:
+        """Which weights were tested (issue 25 defect 15): the checkpoint file's absolute path, sha256, and
+        the epoch and global step it was saved at; None for weights in memory (no ``ckpt_path``)."""
+        path = self.trainer.ckpt_path
+        if not path or not Path(path).is_file():
+            return None
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        progress = getattr(self, "_loaded_progress", None) or {}
+        return {"path": str(Path(path).resolve()), "sha256": digest.hexdigest(), **progress}
 
     def run_description(self) -> dict[str, Any]:
         """Summary fields that identify the run: sizes, network, dataset and a hash of the configuration."""
