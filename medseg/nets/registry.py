@@ -45,9 +45,9 @@ def option_problem(key: str, value: Any) -> str | None:
         return isinstance(v, int) and not isinstance(v, bool) and v >= 1
 
     if key in POSITIVE_INT_OPTIONS and not positive_int(value):
-        return f"must be a whole number >= 1, got {value!r}"
+        return f"must be a positive int, got {value!r}"
     if key == "layers" and not (isinstance(value, (list, tuple)) and value and all(positive_int(v) for v in value)):
-        return f"must be a non-empty list of whole numbers >= 1 (dense layers per block), got {value!r}"
+        return f"must be a non-empty list of positive ints (dense layers per block), got {value!r}"
     if key == "dropout" and not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1):
         return f"must be a probability in [0, 1), got {value!r}"
     return None

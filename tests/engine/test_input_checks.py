@@ -12,10 +12,10 @@ from tests.data.conftest import small_manifest  # noqa: F401 - the fixture: four
 
 
 @pytest.mark.parametrize("option, value, says", [
-    ("features", 0, "options.features must be a whole number >= 1, got 0"),
-    ("kernel_size", -3, "options.kernel_size must be a whole number >= 1, got -3"),
-    ("depth", 2.5, "options.depth must be a whole number >= 1, got 2.5"),
-    ("features", True, "options.features must be a whole number >= 1, got True"),
+    ("features", 0, "options.features must be a positive int, got 0"),
+    ("kernel_size", -3, "options.kernel_size must be a positive int, got -3"),
+    ("depth", 2.5, "options.depth must be a positive int, got 2.5"),
+    ("features", True, "options.features must be a positive int, got True"),
 ])
 def test_issue25_defect24_bad_size_option_is_a_clear_error_at_build_time(option, value, says):
     with pytest.raises(ValueError, match=f"unet: invalid option.*{says}"):
