@@ -63,11 +63,11 @@ def _make_data(kind: str, data_dir: Path, subjects: int, size: int, resolution: 
 
     if kind == "brain":
         try:
-            synth(kind="brain", out=str(data_dir), subjects=subjects, resolution=resolution, seed=seed, overwrite=True)
+            synth(kind="brain", out=str(data_dir), subjects=subjects, resolution=resolution, seed=seed)
             return
         except BrainDataError as err:
             print(f"[medseg demo] no realistic brains: {err}\n[medseg demo] falling back to the geometric phantoms")
-    synth(kind="malc", out=str(data_dir), subjects=subjects, size=size, seed=seed, overwrite=True)
+    synth(kind="malc", out=str(data_dir), subjects=subjects, size=size, seed=seed)
 
 
 def demo(

@@ -8,7 +8,6 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from ..backup import move_to_backup
 from .labels import TABLES
 from .manifest import write_manifest
 from .phantoms import PHANTOMS, make_phantom
@@ -46,7 +45,6 @@ def synth(
     resolution: float = 2.0,
     index_url: str | None = None,
     wheel: str | None = None,
-    overwrite: bool = False,
 ) -> int:
     """Write ``subjects`` subjects of ``kind`` and ``out/dataset.json``.
 
@@ -58,9 +56,7 @@ def synth(
     the authors' PyTorch QuickNAT). Subject i uses seed ``seed * 100003 + i``. Raw labels are
     Neuromorphometrics (malc, brain) or RadLex (visceral) ids; the manifest's ``label_map`` maps them to
     class ids. Split: ``validation`` and ``test`` subjects (default an eighth and a quarter, for brain a
-    tenth and two fifths, at least 1 each), the rest training. A non-empty ``out`` is refused (a new
-    dataset written over an old one leaves a mixture of both) unless ``overwrite``, which first moves its
-    contents to ``out/previous/<YYYYmmdd-HHMMSS>/`` (an existing ``out/previous/`` stays where it is).
+    tenth and two fifths, at least 1 each), the rest training.
     """
     if kind not in KINDS:
         raise ValueError(f"synth: unknown kind {kind!r}; choose one of {sorted(KINDS)}")
@@ -73,11 +69,9 @@ def synth(
         raise ValueError(f"synth: resolution must be 1, 1.5 or 2 mm, got {resolution}")
     sizes = split_sizes(subjects, validation, test, kind)
     root = Path(out)
-    earlier = _earlier_contents(root, overwrite)
     table = TABLES[labels or default_table]
     make, what = (_brain_maker(resolution, index_url, wheel), f"{resolution:g} mm realistic brains") if kind == "brain" else (
         lambda s: make_phantom(kind, size, s), f"phantoms, {size}^3 voxels")  # fmt: skip
-    move_to_backup(earlier, root / "previous", f"synth --out {root}")  # only once the subjects can be made
     manifest: dict = {
         "name": f"{kind}-synthetic",
         "description": f"medseg {kind} {what}, seed {seed}",
@@ -103,20 +97,6 @@ def synth(
     write_manifest(root / "dataset.json", manifest)
     print(f"wrote {subjects} {kind} {what.split(',')[0]} and {root / 'dataset.json'}")
     return 0
-
-
-def _earlier_contents(root: Path, overwrite: bool) -> list[Path]:
-    """What ``out`` already holds besides ``previous/``; an error unless ``overwrite`` (issue 25 defect 12)."""
-    if root.exists() and not root.is_dir():
-        raise ValueError(f"synth: --out {root} is a file, not a folder")
-    earlier = sorted(p for p in root.iterdir() if p.name != "previous") if root.is_dir() else []
-    if earlier and not overwrite:
-        shown = ", ".join(p.name for p in earlier[:5]) + (", ..." if len(earlier) > 5 else "")
-        raise ValueError(
-            f"synth: --out {root} is not empty ({shown}): a new dataset written over it would mix with the old "
-            f"one; choose another --out, or pass --overwrite true to move its contents to {root / 'previous'}/<timestamp>/ first"
-        )
-    return earlier
 
 
 def _brain_maker(resolution: float, index_url: str | None, wheel: str | None) -> Callable[[int], tuple]:
