@@ -2,8 +2,8 @@
 
 Run folder D = ``trainer.default_root_dir``. The CLI adds, for every subcommand:
 ``D/config.yaml`` (fit; a resumed fit keeps it, refuses another dataset and writes
-``D/config_resume-<stamp>.yaml``; other subcommands ``D/config_<subcommand>.yaml``; all atomically), ``D/checkpoints/last.ckpt``
-each epoch (written atomically, RNG states included), ``D/checkpoints/best.ckpt`` and early stopping from
+``D/config_resume-<stamp>.yaml``; other subcommands ``D/config_<subcommand>.yaml``; all atomically),
+``D/checkpoints/last.ckpt`` each epoch (written atomically, RNG states included), ``D/checkpoints/best.ckpt`` and early stopping from
 the ``selection:`` section, ``--ckpt_path last|best`` resolved to ``D/checkpoints/<name>.ckpt`` (fit starts
 fresh with a warning if ``last`` does not exist yet; otherwise a missing file is an error), and loggers
 from the ``logging:`` section (CSV by default; wandb offline by default; TensorBoard optional) unless
