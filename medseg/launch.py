@@ -6,19 +6,99 @@ free port, on several nodes a c10d rendezvous at ``$MASTER_ADDR:29500``. ``srun`
 per GPU (``--ntasks-per-node`` = GPUs per node) and Lightning's ``SLURMEnvironment`` reads ranks and the
 master address from SLURM. Every DDP launcher adds ``--trainer.strategy ddp --trainer.devices N
 --trainer.num_nodes M`` to the run's command line (not its config, so the run folder and hash stay the same).
+
+A run's process never outlives the sweep (issue 25 defect 17): :func:`stop_on_signals` turns SIGTERM and
+SIGHUP into :class:`Terminated`, and :func:`run_process` then stops the child (SIGTERM, SIGKILL after
+:data:`STOP_GRACE_S`) before the sweep releases the run folder's lock; on Linux the child is also sent
+SIGTERM by the kernel when the sweep dies without cleaning up (``kill -9``; ``PR_SET_PDEATHSIG``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import os
 import shlex
+import signal
+import subprocess
 import sys
+import threading
 from dataclasses import dataclass
-from typing import Optional
+from typing import IO, Iterator, Optional
 
 LAUNCHERS = ("python", "torchrun", "srun")
 RDZV_PORT = 29500
 # #SBATCH keys the DDP script sets itself from --nodes/--nproc_per_node (a grid's gres: gpu:1 is for arrays)
 DDP_SLURM_KEYS = ("nodes", "ntasks", "ntasks-per-node", "gpus", "gpus-per-node", "gres")
+STOP_GRACE_S = 30.0  # a stopped run's child gets this long after SIGTERM to save and exit, then SIGKILL
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1
+
+
+class Terminated(BaseException):
+    """The sweep received a stop signal (a BaseException, so no ``except Exception`` swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Terminated` (in the main thread; elsewhere no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, handler) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _libc_prctl():
+    path = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    return ctypes.CDLL(path, use_errno=True).prctl if path else None
+
+
+def _die_with_parent(prctl, parent: int):
+    """preexec_fn: SIGTERM this child when its parent dies (Linux); if it already has, now."""
+    def setup() -> None:
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+    return setup
+
+
+def stop_process(child: subprocess.Popen, grace: float = STOP_GRACE_S) -> int:
+    """SIGTERM ``child`` (a fit saves and records why it stopped), SIGKILL after ``grace`` seconds; its exit code."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        try:
+            return child.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    return child.wait()
+
+
+def run_process(cmd: list[str], stdout: IO, env: dict[str, str], grace: float = STOP_GRACE_S) -> int:
+    """Run ``cmd`` to its end (stderr into ``stdout``) and return its exit code; if this process is
+    interrupted meanwhile (:class:`Terminated`, Ctrl-C, any error), the child is stopped first
+    (:func:`stop_process`) and the interruption goes on."""
+    child = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.STDOUT, env=env,
+                             preexec_fn=_die_with_parent(_libc_prctl(), os.getpid()))
+    try:
+        return child.wait()
+    except BaseException:
+        stop_process(child, grace)
+        raise
 
 
 @dataclass(frozen=True)

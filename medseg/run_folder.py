@@ -7,12 +7,15 @@
   environment works under the parent's lock (``medseg sweep`` → its ``fit``/``test``).
 * A fresh ``medseg fit`` in a folder that holds an earlier fit is refused unless ``--overwrite true``,
   which moves the earlier files to ``D/previous/<YYYYmmdd-HHMMSS>/`` first.
+* A resumed fit keeps ``D/config.yaml`` (the run's original record) and saves its own config beside it
+  as ``D/config_resume-<stamp>.yaml``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
 import uuid
 import warnings
 from pathlib import Path
@@ -25,6 +28,7 @@ LOCK_ENV = "MEDSEG_RUN_LOCK"
 # what medseg writes into D; ``--overwrite true`` moves these to D/previous/<stamp>/
 RUN_OUTPUTS = ("config.yaml", "config_validate.yaml", "config_test.yaml", "config_predict.yaml", "checkpoints",
                "csv", "tensorboard", "wandb", "lightning_logs", "results", "predictions")
+RESUMED_PREFIX = "config_resume-"  # D/config_resume-<stamp>.yaml: the config of each resumed fit
 
 
 class RunFolderError(RuntimeError):
@@ -112,10 +116,21 @@ def previous_fit(root: str | os.PathLike) -> list[Path]:
     return found + sorted((root / "checkpoints").glob("*.ckpt"))
 
 
+def resumed_config(root: str | os.PathLike) -> Path:
+    """Where a resumed fit saves its config: ``D/config_resume-<YYYYmmdd-HHMMSS>[-k].yaml``, beside the
+    original ``D/config.yaml``, which a resume never rewrites (issue 25 defect 13)."""
+    root, stamp = Path(root), time.strftime("%Y%m%d-%H%M%S")
+    path, k = root / f"{RESUMED_PREFIX}{stamp}.yaml", 1
+    while path.exists():
+        path, k = root / f"{RESUMED_PREFIX}{stamp}-{k}.yaml", k + 1
+    return path
+
+
 def backup_run(root: str | os.PathLike) -> Optional[Path]:
-    """Move D's earlier outputs (:data:`RUN_OUTPUTS`) to ``D/previous/<stamp>/``; return the backup."""
+    """Move D's earlier outputs (:data:`RUN_OUTPUTS`, resumed configs) to ``D/previous/<stamp>/``; return the backup."""
     root = Path(root)
-    return move_to_backup([root / name for name in RUN_OUTPUTS], root / "previous", f"run folder {root}")
+    earlier = [root / name for name in RUN_OUTPUTS] + sorted(root.glob(f"{RESUMED_PREFIX}*.yaml"))
+    return move_to_backup(earlier, root / "previous", f"run folder {root}")
 
 
 def remove_stale_temp_files(checkpoints: str | os.PathLike) -> list[Path]:

@@ -57,6 +57,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
+import functools
 import hashlib
 import itertools
 import json
@@ -64,7 +65,6 @@ import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 import traceback
@@ -78,10 +78,11 @@ from tqdm import tqdm
 from medseg.atomic import atomic_write
 from medseg.engine.stop_reason import budget_met
 from medseg.eval.results import has_results
-from medseg.launch import Launch
 from medseg.preflight import preflight
+from medseg.launch import Launch, Terminated, run_process, stop_on_signals
 from medseg.run_identity import canonical_config
 from medseg.run_folder import LOCK_ENV, LOCK_NAME, RunFolderLocked, RunLock
+from medseg.yaml_file import read_yaml
 
 GRID_KEYS = {"base", "root", "grid", "seeds", "folds", "set", "include", "exclude", "checkpoint", "command", "slurm",
              "reuse", "prepare"}
@@ -183,7 +184,7 @@ def load_grid(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"sweep: grid file {path} not found")
-    grid = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    grid = read_yaml(path, "sweep: grid file")
     unknown = set(grid) - GRID_KEYS
     if unknown:
         raise ValueError(f"sweep: {path}: unknown key(s) {sorted(unknown)}; expected some of {sorted(GRID_KEYS)}")
@@ -193,7 +194,12 @@ def load_grid(path: str | Path) -> dict:
     base = (path.parent / grid["base"]).resolve()
     if not base.is_file():
         raise FileNotFoundError(f"sweep: {path}: base config {base} not found")
-    grid["base_config"] = yaml.safe_load(base.read_text(encoding="utf-8")) or {}
+    for key in ("grid", "set"):  # issue 25 defect 22: a list here would fail later as "unhashable type"
+        if grid.get(key) is not None and not isinstance(grid[key], dict):
+            raise ValueError(f"sweep: {path}: {key!r} must be a mapping of dotted config keys to values "
+                             f"(e.g. `{key}: {{model.network.attention: [none, scse]}}`), not a {type(grid[key]).__name__}"
+                             + (" (drop the '- ' before each key)" if isinstance(grid[key], list) else ""))
+    grid["base_config"] = read_yaml(base, f"sweep: {path}: base config")
     if not isinstance(grid["base_config"], dict):
         raise ValueError(f"sweep: {path}: base config {base} must be a mapping of sections (model:, data:, trainer:), "
                          f"got {type(grid['base_config']).__name__}")
@@ -380,7 +386,7 @@ def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool, to
             if in_process:
                 code = _in_process(args, log, token)
             else:
-                code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, LOCK_ENV: token})
+                code = run_process(cmd, log, {**os.environ, LOCK_ENV: token})
         if code != 0:
             return code
         met, why = budget_met(run.dir) if stage == "fit" else (True, "")
@@ -393,6 +399,53 @@ def _run_one(run: Run, program: list[str], checkpoint: str, in_process: bool, to
     return 0
 
 
+def _dotted_differences(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every dotted key whose value differs between two configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [d for k in dict.fromkeys([*old, *new])
+                for d in _dotted_differences(old.get(k), new.get(k), f"{prefix}{k}.")]
+    return [] if old == new else [f"{prefix[:-1]}: {old!r} -> {new!r}"]
+
+
+def _refuse_edited_configs(pending: list[Run]) -> None:
+    """A pending run's run_config.yaml that is not the grid's config for it (edited by hand, or another
+    grid's) is an error listing the differences, before anything is written (issue 25 defect 16): the
+    sweep would silently put the grid's config back, and the folder's hash names the grid's config.
+    Compared as :func:`canonical_config` (the run folder and attention spellings do not count)."""
+    problems = []
+    for r in pending:
+        if not r.config_path.is_file():
+            continue
+        try:
+            diff = _dotted_differences(canonical_config(read_yaml(r.config_path, "run config")), canonical_config(r.config))
+        except ValueError as error:
+            problems.append(f"{error}")
+            continue
+        if diff:
+            problems.append(f"{r.config_path} differs from the grid's config for this run (file -> grid):\n      "
+                            + "\n      ".join(diff))
+    if problems:
+        raise ValueError("sweep: refusing to replace run config(s) that differ from the grid:\n  "
+                         + "\n  ".join(problems) + "\nput the change into the grid (it makes a new run folder), "
+                         "or delete the file to let the sweep write the grid's config")
+
+
+def _stoppable(function):
+    """SIGTERM/SIGHUP stop ``function`` (:func:`medseg.launch.stop_on_signals`): the stage in progress is
+    stopped, its run folder released, and the exit code is 128 + the signal number."""
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> int:
+        try:
+            with stop_on_signals():
+                return function(*args, **kwargs)
+        except Terminated as stop:
+            print(f"sweep: stopped by {stop}; the run in progress was stopped and its folder released; "
+                  "re-run the same command to resume", file=sys.stderr, flush=True)
+            return 128 + stop.signum
+    return run
+
+
+@_stoppable
 def sweep(
     grid: str,
     root: str | None = None,
@@ -451,6 +504,7 @@ def sweep(
             print(f"{r.status:8s} {r.dir}" + (f" (reuse {source})" if source else ""))
         print(f"sweep: {len(runs)} runs, {len(pending)} to run (dry run: nothing written)")
         return 0
+    _refuse_edited_configs(pending)
     for r in pending:
         r.dir.mkdir(parents=True, exist_ok=True)
         atomic_write(r.config_path, yaml.safe_dump(r.config, sort_keys=False))

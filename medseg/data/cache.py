@@ -3,7 +3,8 @@
 The disk cache key hashes the image/label paths, their size and mtime, the preprocessing options, the
 ``label_map`` and the storage dtype, so a changed file or option makes a new entry. Entries are read
 memory-mapped (shared between loader workers, nothing copied until a slice is taken) and written
-atomically (temp file then ``os.replace``). ``dtype="float16"`` halves image memory (labels are uint8).
+atomically (temp file then ``os.replace``). Each entry's ``.json`` records the shape, dtype and size of its
+arrays; an entry that does not match (truncated, missing, unreadable) is rebuilt with a warning. ``dtype="float16"`` halves image memory (labels are uint8).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,16 +114,54 @@ class VolumeCache:
             image, label, meta = self._preprocess(subject, with_label)
             return Volume(subject.id, image.astype(self.dtype, copy=False), label, meta)
         stem = self.cache_dir / self.key(subject, with_label)
+        if stem.with_suffix(".json").exists():
+            try:
+                return self._read_entry(stem, subject.id, with_label)
+            except (OSError, ValueError, EOFError, KeyError, TypeError) as error:  # issue 25 defect 21: heal
+                warnings.warn(f"data.cache disk: entry {stem}.* of subject {subject.id} is damaged ({error}); "
+                              "rebuilding it", stacklevel=2)
+                for path in self._entry_files(stem):
+                    path.unlink(missing_ok=True)
+        self._write_entry(stem, subject, with_label)
+        return self._read_entry(stem, subject.id, with_label)
+
+    @staticmethod
+    def _entry_files(stem: Path) -> list[Path]:
+        return [stem.with_suffix(s) for s in (".json", ".image.npy", ".label.npy")]
+
+    def _write_entry(self, stem: Path, subject: Subject, with_label: bool) -> None:
+        """Preprocess and store one entry; the ``.json`` (with each array's shape, dtype and file size) is
+        written last: its presence marks a complete entry."""
+        image, label, meta = self._preprocess(subject, with_label)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        arrays = {"image": image.astype(self.dtype, copy=False), "label": label}
+        files = {}
+        for name, array in arrays.items():
+            if array is not None:
+                path = stem.with_suffix(f".{name}.npy")
+                _save_npy(path, array)
+                files[name] = {"shape": list(array.shape), "dtype": str(array.dtype), "bytes": path.stat().st_size}
         meta_file = stem.with_suffix(".json")
-        if not meta_file.exists():
-            image, label, meta = self._preprocess(subject, with_label)
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            _save_npy(stem.with_suffix(".image.npy"), image.astype(self.dtype, copy=False))
-            if label is not None:
-                _save_npy(stem.with_suffix(".label.npy"), label)
-            tmp = meta_file.with_name(f".{meta_file.name}.tmp-{os.getpid()}")
-            tmp.write_text(json.dumps(_meta_json(meta)), encoding="utf-8")
-            os.replace(tmp, meta_file)  # written last: its presence marks a complete entry
-        image = np.load(stem.with_suffix(".image.npy"), mmap_mode="r")
-        label = np.load(stem.with_suffix(".label.npy"), mmap_mode="r") if with_label else None
-        return Volume(subject.id, image, label, _meta_arrays(json.loads(meta_file.read_text(encoding="utf-8"))))
+        tmp = meta_file.with_name(f".{meta_file.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps({"meta": _meta_json(meta), "files": files}), encoding="utf-8")
+        os.replace(tmp, meta_file)
+
+    def _read_entry(self, stem: Path, subject_id: str, with_label: bool) -> Volume:
+        """The entry memory-mapped; ValueError when a file is missing, truncated, or not the shape and dtype
+        its ``.json`` records (a killed copy, a full disk, a file edited by hand)."""
+        record = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or "files" not in record:
+            raise ValueError("its .json is not a complete record (written by an older medseg?)")
+        arrays = {}
+        for name in ("image", "label") if with_label else ("image",):
+            if name == "label" and "label" not in record["files"]:
+                continue  # an unlabelled subject
+            expected, path = record["files"][name], stem.with_suffix(f".{name}.npy")
+            if path.stat().st_size != expected["bytes"]:
+                raise ValueError(f"{path.name} has {path.stat().st_size} bytes, expected {expected['bytes']}")
+            array = np.load(path, mmap_mode="r")
+            if list(array.shape) != expected["shape"] or str(array.dtype) != expected["dtype"]:
+                raise ValueError(f"{path.name} holds {array.dtype}{list(array.shape)}, expected "
+                                 f"{expected['dtype']}{expected['shape']}")
+            arrays[name] = array
+        return Volume(subject_id, arrays["image"], arrays.get("label"), _meta_arrays(record["meta"]))

@@ -163,6 +163,15 @@ class SegmentationDataModule(L.LightningDataModule):
         if "training" in needed and self.spatial_dims == 2 and self.hparams.drop_background_slices:
             self._check_some_foreground()
 
+    def input_sizes(self, stage: str | None) -> list[tuple[str, str, tuple[int, ...]]]:
+        """``(subject id, image file, preprocessed spatial shape)`` of every subject ``stage`` uses
+        (fit: training + validation; validate; test; predict: ``predict_split``), loaded once (cached)."""
+        splits = {"fit": ["training", "validation"], "validate": ["validation"], "test": ["test"],
+                  "predict": [self.hparams.predict_split]}.get(stage or "fit", [])
+        with_label = stage != "predict"
+        return [(s.id, str(s.image), tuple(v.image.shape[1:])) for split in splits if self.splits[split]
+                for s, v in zip(self.splits[split], self.volumes(split, with_label))]
+
     def _check_some_foreground(self) -> None:
         """``drop_background_slices`` needs foreground somewhere, else no training slice is left."""
         volumes = self.volumes("training")

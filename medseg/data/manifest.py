@@ -72,11 +72,19 @@ def subject_id_problem(sid: str) -> str | None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
-    """The manifest's JSON; a syntax error names the file, line and column."""
+    """The manifest's JSON; a syntax error or a byte that is not UTF-8 names the file, line and column."""
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
+    raw = path.read_bytes()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:  # issue 25 defect 19: say where, not a raw traceback
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise ManifestError(f"{path}: not UTF-8 text: byte 0x{raw[error.start]:02x} at line {line}, column {column} "
+                            "(save the manifest as UTF-8; JSON files must be UTF-8)") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as error:
         raise ManifestError(f"{path}: JSON syntax error at line {error.lineno}, column {error.colno}: {error.msg}") from None
     if not isinstance(data, dict):

@@ -13,6 +13,8 @@
   ``< num_classes``. A label without foreground is a warning (an error for training with
   ``drop_background_slices`` when every training label is empty: no slice is left).
 - image values: finite.
+- affine (image and label): finite, with three independent voxel axes of non-zero length; a zero or
+  singular affine has no world geometry, so nothing can be oriented or resampled (issue 25 defect 20).
 """
 
 from __future__ import annotations
@@ -52,6 +54,24 @@ def shape_problem(shape: tuple[int, ...], channels: int, kind: str) -> str | Non
         return None
     expected = "3D (X, Y, Z)" + (f" or 4D with {channels} channel(s)" if kind == "image" else " or 4D with one channel")
     return f"{kind} must be {expected}, got {len(shape)}D shape {tuple(shape)}"
+
+
+def affine_problem(affine: np.ndarray | None, kind: str) -> str | None:
+    """Why a ``kind`` (image|label) file's 4x4 affine gives no usable voxel grid, or None: non-finite
+    entries, a voxel axis of zero length, or axes that are not independent (|det| below 1e-6 of the
+    product of the axis lengths)."""
+    if affine is None:
+        return None
+    affine = np.asarray(affine, dtype=np.float64)
+    if not np.isfinite(affine).all():
+        return f"{kind} affine has NaN/Inf entries: the header has no usable geometry"
+    axes = affine[:3, :3]
+    lengths = np.linalg.norm(axes, axis=0)
+    if (lengths <= 1e-8).any() or abs(np.linalg.det(axes)) <= 1e-6 * float(np.prod(lengths)):
+        return (f"{kind} affine is singular (voxel axis lengths {np.round(lengths, 6).tolist()} mm, determinant "
+                f"{np.linalg.det(axes):.3g}): the header has no usable geometry; write a valid qform/sform "
+                "(voxel spacing and directions) into the file")
+    return None
 
 
 def _canonical(shape: tuple[int, ...], affine: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
@@ -162,7 +182,7 @@ def subject_problems(
     problems: list[Problem] = []
     image_ok = label_ok = image_array is not None
     if image_array is not None:
-        message = shape_problem(file_shape(image_array), in_channels, "image")
+        message = shape_problem(file_shape(image_array), in_channels, "image") or affine_problem(image_affine, "image")
         if message:
             problems.append(Problem("error", image, f"{message} (image of subject {subject!r})"))
             image_ok = False
@@ -171,7 +191,7 @@ def subject_problems(
     if label is None or label_array is None:
         return problems
     label_ok = True
-    message = shape_problem(file_shape(label_array), 1, "label")
+    message = shape_problem(file_shape(label_array), 1, "label") or affine_problem(label_affine, "label")
     if message:
         problems.append(Problem("error", label, f"{message} (label of subject {subject!r})"))
         label_ok = False

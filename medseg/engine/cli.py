@@ -1,8 +1,9 @@
 """``medseg fit|validate|test|predict``: LightningCLI over ``SegmentationModule`` and the data module.
 
 Run folder D = ``trainer.default_root_dir``. The CLI adds, for every subcommand:
-``D/config.yaml`` (fit; other subcommands ``D/config_<subcommand>.yaml``), ``D/checkpoints/last.ckpt``
-each epoch (written atomically, RNG states included), ``D/checkpoints/best.ckpt`` and early stopping from
+``D/config.yaml`` (fit; a resumed fit keeps it, refuses another dataset and writes
+``D/config_resume-<stamp>.yaml``; other subcommands ``D/config_<subcommand>.yaml``; all atomically),
+``D/checkpoints/last.ckpt`` each epoch (written atomically, RNG states included), ``D/checkpoints/best.ckpt`` and early stopping from
 the ``selection:`` section, ``--ckpt_path last|best`` resolved to ``D/checkpoints/<name>.ckpt`` (fit starts
 fresh with a warning if ``last`` does not exist yet; otherwise a missing file is an error), and loggers
 from the ``logging:`` section (CSV by default; wandb offline by default; TensorBoard optional) unless
@@ -36,10 +37,12 @@ from medseg.engine.acceleration import wants_cudnn_benchmark
 from medseg.engine.callbacks import AtomicModelCheckpoint, RNGStateCallback
 from medseg.engine.checkpoint import CheckpointError, named_checkpoint, network_conflicts, plain_config, read_checkpoint
 from medseg.engine.module import SegmentationModule
-from medseg.engine.resume import optimizer_conflicts
+from medseg.engine.resume import dataset_changes, optimizer_conflicts
 from medseg.engine.selection import SelectionConfig, selection_callbacks
 from medseg.engine.stop_reason import StopReasonCallback
-from medseg.run_folder import RunFolderError, RunLock, backup_run, previous_fit, remove_stale_temp_files
+from medseg.atomic import atomic_write
+from medseg.run_folder import RunFolderError, RunLock, backup_run, previous_fit, remove_stale_temp_files, resumed_config
+from medseg.yaml_file import read_yaml
 
 DEFAULT_ROOT = "runs/default"
 SIGTERM_EXIT = 128 + 15  # the shell's code for a process ended by SIGTERM
@@ -73,7 +76,8 @@ class RunFolderConfig(SaveConfigCallback):
             config = self.config.clone()
             if "overwrite" in config:
                 config.overwrite = False  # re-running the saved config must not overwrite this run
-            self.parser.save(config, root / self.config_filename, skip_none=False, overwrite=True, multifile=False)
+            # atomic: a full disk or a kill never leaves a truncated config (issue 25 defect 13)
+            atomic_write(root / self.config_filename, self.parser.dump(config, skip_none=False))
         self.already_saved = True
 
 
@@ -123,6 +127,9 @@ class MedsegCLI(LightningCLI):
             self._exit.enter_context(RunLock(root))
             if self.subcommand == "fit":
                 self._guard_fresh_fit(root, config.ckpt_path, requested == "last", bool(config.get("overwrite")))
+                if (root / "config.yaml").is_file():  # past the guard, so a resume: keep the original record
+                    self._check_resumed_dataset(root / "config.yaml", config)
+                    self.save_config_kwargs["config_filename"] = resumed_config(root).name
             if self.subcommand == "predict" and (root / "predictions").is_dir():
                 earlier = [p for p in (root / "predictions").iterdir() if p.name != "previous"]
                 move_to_backup(earlier, root / "predictions" / "previous", f"{root / 'predictions'}")
@@ -154,6 +161,17 @@ class MedsegCLI(LightningCLI):
             "`--ckpt_path last`, choose another trainer.default_root_dir, or pass `--overwrite true` to start "
             f"again (the earlier files are moved to {root / 'previous'}/<timestamp>/)"
         )
+
+    @staticmethod
+    def _check_resumed_dataset(original: Path, config: Any) -> None:
+        """A resumed fit trains on the data of the run's original config (:func:`dataset_changes`)."""
+        saved = read_yaml(original, "run config").get("data") or {}
+        data = config.get("data")
+        changes = dataset_changes(saved if isinstance(saved, dict) else {}, plain_config(data) if data else {})
+        if changes:
+            raise RunFolderError(f"cannot resume the fit in {original.parent} on another dataset than its {original}:\n  "
+                                 + "\n  ".join(changes) + "\nresume with the original data settings, or start a new "
+                                 "run (another trainer.default_root_dir, or `--overwrite true` without --ckpt_path)")
 
     def after_instantiate_classes(self) -> None:
         if self._checkpoint is None:
@@ -207,11 +225,20 @@ class MedsegCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
 
+def _config_files(args: list[str]) -> list[Path]:
+    """The existing files given as ``--config FILE`` / ``--config=FILE`` (jsonargparse also takes YAML text)."""
+    values = [b for a, b in zip(args, args[1:]) if a == "--config"]
+    values += [a.split("=", 1)[1] for a in args if a.startswith("--config=")]
+    return [Path(v) for v in values if Path(v).is_file()]
+
+
 def run_lightning_cli(args: list[str], datamodule_class: Optional[type[LightningDataModule]] = None) -> MedsegCLI:
     """Entry point of ``medseg fit|validate|test|predict``; ``args`` starts with the subcommand."""
     if datamodule_class is None:
         from medseg.data import SegmentationDataModule as datamodule_class
     os.environ.setdefault("WANDB_SILENT", "true")
+    for config in _config_files(args):
+        read_yaml(config, "--config")  # a syntax error names the file and line (issue 25 defect 22)
     with warnings.catch_warnings():
         # `medseg fit ...` hands LightningCLI its own argv as ``args``; Lightning warns when sys.argv is set too
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")

@@ -24,6 +24,10 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 
+from medseg.data.preprocess import to_original_grid
+from medseg.data.readers import write_volume
+from medseg.data.slicing import PLANE_AXIS
+from medseg.data.validate import DataError
 from medseg.engine.acceleration import compile_network, use_channels_last
 from medseg.engine.auxiliary_loss import check_deep_supervision, training_loss
 from medseg.engine.checkpoint import load_module, plain_config
@@ -94,9 +98,35 @@ class SegmentationModule(pl.LightningModule):
         return self.net(x)
 
     def setup(self, stage: str) -> None:
-        """``model.compile``: compile the network in place for the device it runs on."""
+        """Every input large enough for the network (:meth:`check_input_sizes`); ``model.compile``: compile
+        the network in place for the device it runs on."""
+        self.check_input_sizes(stage)
         if self.hparams.compile:
             compile_network(self.net, self.trainer.strategy.root_device.type)
+
+    def check_input_sizes(self, stage: str) -> None:
+        """A 2D network halves its input ``depth`` times, so each in-plane axis of every slice it sees needs
+        ``2**depth`` voxels: a subject whose preprocessed volume is smaller is an error naming the subject
+        and its file, before any step (issue 25 defect 24). 3D inference pads to ``roi_size`` instead."""
+        need = getattr(self.net, "min_input_size", None)
+        sizes = getattr(getattr(self._trainer, "datamodule", None), "input_sizes", None) if self._trainer else None
+        if self.spatial_dims != 2 or need is None or not callable(sizes):
+            return
+        planes = [self.plane, *self.inference_config.views]
+        too_small = []
+        for subject, image, shape in sizes(stage):
+            for plane in planes:
+                in_plane = [n for axis, n in enumerate(shape[:3]) if axis != PLANE_AXIS[plane]]
+                if min(in_plane) < need:
+                    too_small.append(f"{image}: subject {subject!r}: preprocessed size {tuple(shape)} gives {plane} "
+                                     f"slices of {tuple(in_plane)}")
+                    break
+        if too_small:
+            depth = getattr(self.net, "depth", "?")
+            raise DataError(f"the network ({self.network_config.name}, depth {depth}) needs at least {need} (2**depth) "
+                            "voxels along each in-plane axis:\n  " + "\n  ".join(too_small)
+                            + "\nuse a smaller model.network.options.depth, or data.conform / data.spacing that "
+                            f"give at least {need} voxels")
 
     # ---------------------------------------------------------------- training
     def on_fit_start(self) -> None:
@@ -112,6 +142,7 @@ class SegmentationModule(pl.LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self._saved_optimizer = plain_config((checkpoint.get("hyper_parameters") or {}).get("optimizer") or {})
+        self._loaded_progress = {k: checkpoint.get(k) for k in ("epoch", "global_step")}
 
     def on_train_start(self) -> None:
         """A resumed fit runs under the config's optimizer settings (:mod:`medseg.engine.resume`)."""
@@ -244,7 +275,21 @@ class SegmentationModule(pl.LightningModule):
         if not self.trainer.is_global_zero:
             return
         rows = [r for s, (d, hd, asd, nsd) in scores.items() for r in result_rows(s, d, self.class_names, hd, asd, nsd)]
-        write_results(Path(self.trainer.default_root_dir) / "results", rows, {**summary, **self.run_description()})
+        write_results(Path(self.trainer.default_root_dir) / "results", rows,
+                      {**summary, **self.run_description(), "checkpoint": self.tested_checkpoint()})
+
+    def tested_checkpoint(self) -> dict[str, Any] | None:
+        """Which weights were tested (issue 25 defect 15): the checkpoint file's absolute path, sha256, and
+        the epoch and global step it was saved at; None for weights in memory (no ``ckpt_path``)."""
+        path = self.trainer.ckpt_path
+        if not path or not Path(path).is_file():
+            return None
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        progress = getattr(self, "_loaded_progress", None) or {}
+        return {"path": str(Path(path).resolve()), "sha256": digest.hexdigest(), **progress}
 
     def run_description(self) -> dict[str, Any]:
         """Summary fields that identify the run: sizes, network, dataset and a hash of the configuration."""

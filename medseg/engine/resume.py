@@ -7,6 +7,9 @@ schedule goes on from where it was, with the new base rate), ``weight_decay``, `
 ``step_size``/``gamma`` (step), ``gamma`` (plateau factor) are set; ``poly_exponent`` already follows the
 config because ``LambdaLR`` rebuilds its function from it. A different optimizer or scheduler cannot
 reuse the saved state: that is an error naming both values (:func:`optimizer_conflicts`).
+
+The data a fit trains on cannot change on resume either (issue 25 defect 13): :func:`dataset_changes`
+compares the ``data:`` keys that choose the subjects with those of the run's original ``D/config.yaml``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,16 @@ from typing import Any, Iterable, Mapping
 import torch
 
 STATE_DEFINING = ("name", "scheduler")
+# data keys that choose the training and validation subjects (seed: the fold split's, so only with a fold)
+DATASET_KEYS = ("manifest", "root", "fold", "num_folds", "seed")
+
+
+def dataset_changes(original: Mapping[str, Any], resumed: Mapping[str, Any]) -> list[str]:
+    """``data.<key>: original X vs resumed Y`` for the dataset-defining keys that differ between the
+    ``data:`` sections of the run's first config and a resumed fit's."""
+    keys = [k for k in DATASET_KEYS if k != "seed" or original.get("fold") is not None or resumed.get("fold") is not None]
+    return [f"data.{key}: original {original.get(key)!r} vs resumed {resumed.get(key)!r}"
+            for key in keys if (key in original or key in resumed) and original.get(key) != resumed.get(key)]
 
 
 def optimizer_conflicts(config: Mapping[str, Any], checkpoint: Mapping[str, Any]) -> list[str]:

@@ -47,7 +47,7 @@ class Curve:
 def _float(text: str | None) -> float:
     try:
         return float(text) if text not in (None, "") else math.nan
-    except ValueError:
+    except (TypeError, ValueError):
         return math.nan
 
 
@@ -58,15 +58,19 @@ def read_curve(run_dir: str | Path) -> Curve:
     val: dict[int, float] = {}
     loss: dict[int, float] = {}
     for path in versions:
-        with path.open(newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                epoch = _float(row.get("epoch"))
-                if not math.isfinite(epoch):
-                    continue
-                for key, target in ((VAL_KEY, val), (LOSS_KEY, loss)):
-                    value = _float(row.get(key))
-                    if math.isfinite(value):
-                        target[int(epoch)] = value
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+        except (UnicodeDecodeError, csv.Error) as error:  # issue 25 defect 23: name the file
+            raise ValueError(f"{path} is not a readable CSV log ({error}); delete it or its version folder") from None
+        for row in rows:
+            epoch = _float(row.get("epoch"))
+            if not math.isfinite(epoch):
+                continue
+            for key, target in ((VAL_KEY, val), (LOSS_KEY, loss)):
+                value = _float(row.get(key))
+                if math.isfinite(value):
+                    target[int(epoch)] = value
     return Curve(sorted(val), [val[e] for e in sorted(val)], sorted(loss), [loss[e] for e in sorted(loss)])
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from medseg.atomic import atomic_write
+from medseg.backup import move_to_backup
 from medseg.blocks import canonical_attention
 from medseg.eval import plots
 from medseg.eval.results import read_summary
@@ -36,6 +37,9 @@ from medseg.eval.stats import BOOTSTRAP_RESAMPLES, bootstrap_ci, mean_std, paire
 from medseg.run_identity import canonical_config
 
 REQUIRED_COLUMNS = ("subject", "structure_id", "structure", "dice")
+# what a report writes into --out; an earlier report's are moved to OUT/previous/<stamp>/ first
+REPORT_FILES = ("report.md", "report.tex", "summary.csv", "per_structure.csv")
+FIGURE_GLOBS = ("learning_curves_*.png", "boxplot_*.png", "placement_*.png")
 # table order: the scSE paper's (Table 1) for networks and variants; others follow alphabetically
 NETWORK_ORDER = ("unet", "sdnet", "fcdensenet", "quicknat")
 VARIANT_ORDER = ("none", "se", "cse", "sse", "scse")
@@ -119,6 +123,25 @@ def _run_config(run_dir: Path) -> dict:
     return {}
 
 
+def _read_json(path: Path, kind: type = dict) -> Any:
+    """The JSON object in ``path``; a truncated or corrupt file is a ValueError naming it (issue 25 defect 23)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"report: {path} is not valid JSON ({error}); the file is truncated or corrupt: "
+                         "re-run `medseg test` for that run, or leave the run folder out") from None
+    if not isinstance(value, kind):
+        raise ValueError(f"report: {path} holds a {type(value).__name__}, not a JSON object")
+    return value
+
+
+def _int(text: str | None, path: Path, line: int, column: str) -> int:
+    try:
+        return int(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"report: {path} line {line}: {column} {text!r} is not an integer") from None
+
+
 def load_run(run_dir: str | Path) -> RunResult:
     """Read one run folder; errors name the file and what is missing."""
     run_dir = Path(run_dir)
@@ -126,35 +149,42 @@ def load_run(run_dir: str | Path) -> RunResult:
     for p in (summary_path, csv_path):
         if not p.is_file():
             raise FileNotFoundError(f"report: {p} not found (is {run_dir} a tested run folder?)")
-    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    summary = _read_json(summary_path)
     missing = [k for k in ("network",) if k not in summary]
     if missing:
         raise KeyError(f"report: {summary_path} lacks key(s) {missing}; has {sorted(summary)}")
-    with csv_path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        absent = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-        if absent:
-            raise ValueError(f"report: {csv_path} lacks column(s) {absent}; expected {list(REQUIRED_COLUMNS)}, "
-                             f"got {reader.fieldnames}")
-        rows = list(reader)
+    try:
+        with csv_path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            absent = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+            if absent:
+                raise ValueError(f"report: {csv_path} lacks column(s) {absent}; expected {list(REQUIRED_COLUMNS)}, "
+                                 f"got {reader.fieldnames}")
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise ValueError(f"report: {csv_path} is not a readable CSV file ({error})") from None
     dice: dict[str, dict[str, float]] = defaultdict(dict)
     order: dict[str, int] = {}
     for i, row in enumerate(rows, start=2):
-        if int(row["structure_id"]) == 0:
+        if None in row.values():
+            raise ValueError(f"report: {csv_path} line {i}: fewer cells than the {len(reader.fieldnames)} columns "
+                             "(a truncated file?)")
+        structure_id = _int(row["structure_id"], csv_path, i, "structure_id")
+        if structure_id == 0:
             continue
         try:
             value = float(row["dice"]) if row["dice"].strip() not in ("", "nan", "NaN") else math.nan
         except ValueError:
             raise ValueError(f"report: {csv_path} line {i}: dice {row['dice']!r} is not a number") from None
         dice[row["structure"]][row["subject"]] = value
-        order[row["structure"]] = int(row["structure_id"])
+        order[row["structure"]] = structure_id
     config = _run_config(run_dir)
     trainer = config.get("trainer") or {}
     seed = config.get("seed_everything")
     training_path = run_dir / "results" / "training.json"
-    training = json.loads(training_path.read_text(encoding="utf-8")) if training_path.is_file() else None
+    training = _read_json(training_path) if training_path.is_file() else None
     reused_path = run_dir / "results" / "reused_from.json"
-    reused_from = json.loads(reused_path.read_text(encoding="utf-8")).get("source") if reused_path.is_file() else None
+    reused_from = _read_json(reused_path).get("source") if reused_path.is_file() else None
     return RunResult(
         run_dir=run_dir,
         dataset=str(summary.get("dataset") or "dataset"),
@@ -583,8 +613,10 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str | None 
         out: output folder.
         baseline: variant the Δ and Wilcoxon p are computed against (default ``none`` when the runs have
             it); one that is not among the runs' variants is an error listing them.
-        decimals: digits for Dice values in the tables.
+        decimals: digits for Dice values in the tables (a whole number ≥ 0).
     """
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or decimals < 0:  # issue 25 defect 24
+        raise ValueError(f"report: --decimals must be a whole number >= 0, got {decimals!r}")
     paths = [run_dirs] if isinstance(run_dirs, str) else run_dirs
     finished, unfinished = scan_runs(paths)
     runs = [load_run(p) for p in _finished(paths, finished, unfinished)]
@@ -618,6 +650,8 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str | None 
     md += [f"\n## {cap}\n\n" + _markdown(h, b) for cap, h, b in tables]
     figures = list(_figures(cells, baseline))
     md.append("\n## Figures\n\n" + "".join(f"![{name}]({name})\n" for name, _ in figures))
+    earlier = [out_dir / n for n in REPORT_FILES] + [p for g in FIGURE_GLOBS for p in sorted(out_dir.glob(g))]
+    move_to_backup(earlier, out_dir / "previous", f"report {out_dir}")  # issue 25 defect 14: never overwrite
     atomic_write(out_dir / "report.md", "".join(md))
     atomic_write(out_dir / "report.tex", "% requires \\usepackage{booktabs}\n" + "\n".join(_latex(h, b, c) for c, h, b in tables))
     atomic_write(out_dir / "summary.csv", _csv(rows))

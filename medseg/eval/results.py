@@ -5,9 +5,9 @@ Dice at ``inference.surface_dice_tolerance`` mm, when computed), one row per
 subject and foreground structure, subjects sorted by id; NaN is written as an empty cell.
 ``summary.json``: ``mean_dice`` (mean over subjects of each subject's mean foreground Dice),
 ``per_structure`` ({name: mean over subjects}), ``num_subjects`` plus whatever the caller adds
-(``params``, ``config_hash``, ...). Files are written atomically (temp file + ``os.replace``). Results
-already in the folder are never overwritten silently: they are moved to
-``results/previous/<YYYYmmdd-HHMMSS>/`` first and a warning names the backup.
+(``params``, ``config_hash``, ``checkpoint``: path, sha256, epoch and step of the tested weights, ...).
+Files are written atomically (temp file + ``os.replace``). Results already in the folder are never
+overwritten silently: they are moved to ``results/previous/<YYYYmmdd-HHMMSS>/`` first and a warning names the backup.
 """
 
 from __future__ import annotations

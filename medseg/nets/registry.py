@@ -35,6 +35,22 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 _FIXED = ("in_channels", "num_classes", "spatial_dims", "attention", "placement")
+# sizes that must be whole numbers >= 1 (0 or a negative width fails only deep in torch at the first step)
+POSITIVE_INT_OPTIONS = ("features", "kernel_size", "depth", "growth_rate", "first_features")
+
+
+def option_problem(key: str, value: Any) -> str | None:
+    """Why network option ``key`` cannot be ``value``, or None (issue 25 defect 24)."""
+    def positive_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+    if key in POSITIVE_INT_OPTIONS and not positive_int(value):
+        return f"must be a positive int, got {value!r}"
+    if key == "layers" and not (isinstance(value, (list, tuple)) and value and all(positive_int(v) for v in value)):
+        return f"must be a non-empty list of positive ints (dense layers per block), got {value!r}"
+    if key == "dropout" and not (isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1):
+        return f"must be a probability in [0, 1), got {value!r}"
+    return None
 
 
 def available_networks() -> list[str]:
@@ -76,6 +92,9 @@ def build_network(
     if unknown:
         raise ValueError(f"{name}: unknown option(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
     kwargs = {**presets[preset], **options}
+    problems = [f"options.{k} {m}" for k, v in kwargs.items() if (m := option_problem(k, v))]
+    if problems:
+        raise ValueError(f"{name}: invalid option(s): " + "; ".join(problems))
     preset_placement = kwargs.pop("placement", "all")
     if isinstance(placement, str) and placement == PRESET_PLACEMENT:
         placement = preset_placement

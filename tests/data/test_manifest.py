@@ -21,6 +21,22 @@ def test_syntax_error_names_line(tmp_path):
         load_manifest(path)
 
 
+def test_issue25_defect19_non_utf8_manifest_names_file_line_and_column(tmp_path, capsys):
+    from medseg.cli import main
+    from medseg.data.datamodule import SegmentationDataModule
+
+    path = tmp_path / "m.json"
+    second = ' "labels": {"0": "background", "1": "Gro'
+    path.write_bytes(('{"name": "x",\n' + second).encode() + b"\xdf" + b'e"}}')  # a latin-1 ß
+    expected = rf"m.json: not UTF-8 text: byte 0xdf at line 2, column {len(second) + 1} \(save the manifest as UTF-8"
+    with pytest.raises(ManifestError, match=expected):
+        load_manifest(path)
+    with pytest.raises(ManifestError, match=expected):  # fit/test/predict read it the same way
+        SegmentationDataModule(str(path))
+    with pytest.raises(SystemExit, match=expected):  # medseg data check: one line, non-zero exit
+        main(["data", "check", str(path)])
+
+
 def test_unknown_keys_reported_together(small_manifest):
     data = json.loads(small_manifest.read_text(encoding="utf-8"))
     data["lables"] = {}

