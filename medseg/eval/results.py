@@ -4,10 +4,12 @@ CSV columns: ``subject,structure_id,structure,dice`` (+ ``hd95,asd`` in mm and `
 Dice at ``inference.surface_dice_tolerance`` mm, when computed), one row per
 subject and foreground structure, subjects sorted by id; NaN is written as an empty cell.
 ``summary.json``: ``mean_dice`` (mean over subjects of each subject's mean foreground Dice),
-``per_structure`` ({name: mean over subjects}), ``num_subjects`` plus whatever the caller adds
-(``params``, ``config_hash``, ``checkpoint``: path, sha256, epoch and step of the tested weights, ...).
-Files are written atomically (temp file + ``os.replace``). Results already in the folder are never
-overwritten silently: they are moved to ``results/previous/<YYYYmmdd-HHMMSS>/`` first and a warning names the backup.
+``per_structure`` ({name: mean over the subjects where it is defined; null when absent from both reference
+and prediction in every subject}), ``per_structure_subjects`` ({name: how many subjects that mean rests
+on}), ``num_subjects`` plus whatever the caller adds
+(``params``, ``config_hash``, ``checkpoint``: path, sha256, epoch and step of the tested weights, ...). Files are written atomically (temp file + ``os.replace``). Results
+already in the folder are never overwritten silently: they are moved to
+``results/previous/<YYYYmmdd-HHMMSS>/`` first and a warning names the backup.
 """
 
 from __future__ import annotations
@@ -61,7 +63,8 @@ def result_rows(
 
 
 def summarise(per_subject: Mapping[str, np.ndarray], class_names: list[str]) -> dict[str, Any]:
-    """``mean_dice``, ``per_structure`` and ``num_subjects`` from {subject: Dice per class}."""
+    """``mean_dice``, ``per_structure``, ``per_structure_subjects`` and ``num_subjects`` from {subject: Dice per
+    class}; NaN (a structure absent from both reference and prediction) is excluded, never counted as 0 or 1."""
     if not per_subject:
         raise ValueError("no subjects to summarise")
     table = np.stack([np.asarray(per_subject[s], dtype=np.float64) for s in sorted(per_subject)])
@@ -73,6 +76,7 @@ def summarise(per_subject: Mapping[str, np.ndarray], class_names: list[str]) -> 
     return {
         "mean_dice": _number(mean_dice),
         "per_structure": {class_names[c]: _number(structure_means[c]) for c in range(1, len(class_names))},
+        "per_structure_subjects": {class_names[c]: int(np.isfinite(table[:, c]).sum()) for c in range(1, len(class_names))},
         "num_subjects": len(per_subject),
     }
 
