@@ -373,8 +373,9 @@ def find_runs(paths: list[str]) -> list[Path]:
 
 def _finished(paths: list[str], finished: list[Path], unfinished: list[tuple[Path, str]]) -> list[Path]:
     if not finished:
-        left = f" ({len(unfinished)} run folder(s) without test results yet)" if unfinished else ""
-        raise FileNotFoundError(f"report: no run folder with results/summary.json under {paths}{left}")
+        if unfinished:  # say which folders and why (a corrupt summary.json is named with its parse error)
+            raise ValueError(f"report: no finished run under {paths}: {unfinished_note(unfinished)}")
+        raise FileNotFoundError(f"report: no run folder with results/summary.json under {paths}")
     return finished
 
 

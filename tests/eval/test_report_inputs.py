@@ -12,9 +12,9 @@ def _run(tmp_path):
 
 
 @pytest.mark.parametrize("damage, file, says", [
-    ("truncated summary", "results/summary.json", "not valid JSON"),
+    ("truncated summary", "results/summary.json", "JSON error"),
     ("truncated training", "results/training.json", "not valid JSON"),
-    ("summary not an object", "results/summary.json", "not a JSON object"),
+    ("summary not an object", "results/summary.json", "not a test summary"),
     ("structure id", "results/dice_per_structure.csv", "line 3: structure_id 'x' is not an integer"),
     ("short row", "results/dice_per_structure.csv", "line 3: fewer cells"),
     ("binary csv", "results/dice_per_structure.csv", "not a readable CSV"),
