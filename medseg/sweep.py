@@ -492,6 +492,8 @@ def sweep(
     roots = _reuse_roots(spec)
     here = not (dry_run or print_commands or slurm)
     program = launch.program(spec.get("command")) if here else []
+    if not dry_run:
+        _refuse_edited_configs(pending)  # before the data check: a hand edit may be what points at the data
     problem = preflight([r.config for r in pending], spec.get("prepare")) if pending else None
     if problem and here:
         print(problem, file=sys.stderr)
@@ -504,7 +506,6 @@ def sweep(
             print(f"{r.status:8s} {r.dir}" + (f" (reuse {source})" if source else ""))
         print(f"sweep: {len(runs)} runs, {len(pending)} to run (dry run: nothing written)")
         return 0
-    _refuse_edited_configs(pending)
     for r in pending:
         r.dir.mkdir(parents=True, exist_ok=True)
         atomic_write(r.config_path, yaml.safe_dump(r.config, sort_keys=False))

@@ -22,7 +22,8 @@ def _check_protocol(runs):
     for run in runs:
         c = run.config
         assert c["data"]["manifest"] == "data/brain/dataset.json" and c["model"]["loss"]["name"] == "weighted_ce_dice"
-        assert c["selection"]["monitor"] == "val/mean_dice" and c["selection"]["patience"] >= 1  # early stopping
+        assert c["selection"]["monitor"] == "val/mean_dice" and c["selection"]["patience"] is None  # fixed epochs (issue 21)
+        assert c["trainer"]["max_epochs"] == 40
         assert c["selection"].get("best", True) and c["model"]["optimizer"]["scheduler"] == "poly"
     assert sorted(Counter(r.config["seed_everything"] for r in runs).values()) == [len(runs) // 3] * 3
 
@@ -34,8 +35,11 @@ def test_brain_grids_test_the_best_checkpoint():
 
 def test_scse_brain_grid_is_two_networks_by_four_variants_by_three_seeds():
     runs, cells = _cells("scse_miccai2018/brain.yaml")
-    assert len(runs) == 24 and len(cells) == 8 and set(cells.values()) == {3}
+    # 2 networks x 4 variants + the positive control (U-Net at 8 features, no attention), 3 seeds each
+    assert len(runs) == 27 and len(cells) == 8 and set(cells.values()) == {3, 6}
     assert {n for n, _ in cells} == {"unet", "quicknat"}
+    control = [r for r in runs if r.config["model"]["network"]["options"]["features"] == 8]
+    assert len(control) == 3 and {yaml.safe_dump(r.config["model"]["network"]["attention"]) for r in control} == {yaml.safe_dump("none")}
     _check_protocol(runs)
 
 

@@ -7,7 +7,7 @@ from medseg.sweep import expand, load_grid, sweep
 from tests.sweeps.test_sweep import calls, write_grid
 
 
-def test_issue25_defect16_edited_run_config_of_a_pending_run_is_refused_not_reverted(tmp_path):
+def test_issue25_defect16_edited_run_config_of_a_pending_run_is_refused_not_reverted(tmp_path, sweep_data):
     path = write_grid(tmp_path)
     runs = expand(load_grid(path))
     assert sweep(str(path), print_commands=True) == 0  # writes the run configs, runs nothing
@@ -27,7 +27,7 @@ def test_issue25_defect16_edited_run_config_of_a_pending_run_is_refused_not_reve
     assert yaml.safe_load(runs[1].config_path.read_text(encoding="utf-8")) == runs[1].config
 
 
-def test_issue25_defect16_a_respelled_attention_spec_is_the_same_config(tmp_path):
+def test_issue25_defect16_a_respelled_attention_spec_is_the_same_config(tmp_path, sweep_data):
     path = write_grid(tmp_path)
     runs = expand(load_grid(path))
     assert sweep(str(path), print_commands=True) == 0

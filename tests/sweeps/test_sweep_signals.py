@@ -47,7 +47,7 @@ def _lock_is_free(run_dir: Path) -> None:
         pass
 
 
-def test_issue25_defect17_sigterm_to_sweep_stops_its_fit_and_releases_the_lock(tmp_path):
+def test_issue25_defect17_sigterm_to_sweep_stops_its_fit_and_releases_the_lock(tmp_path, sweep_data):
     proc, fit, runs = _sweep_in_its_fit(tmp_path)
     try:
         start = time.monotonic()
@@ -63,7 +63,7 @@ def test_issue25_defect17_sigterm_to_sweep_stops_its_fit_and_releases_the_lock(t
         os.kill(fit, signal.SIGKILL) if _alive(fit) else None
 
 
-def test_issue25_defect17_sigkill_to_sweep_still_stops_its_fit(tmp_path):
+def test_issue25_defect17_sigkill_to_sweep_still_stops_its_fit(tmp_path, sweep_data):
     proc, fit, runs = _sweep_in_its_fit(tmp_path)
     try:
         os.kill(proc.pid, signal.SIGKILL)  # no cleanup possible: the kernel tells the child (PR_SET_PDEATHSIG)
