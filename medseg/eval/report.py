@@ -7,8 +7,9 @@ variant, placement); runs of one cell are seeds or folds. A subject's score is i
 (NaN structures, i.e. absent from both reference and prediction, excluded; never 0 or 1); per-structure
 figures state the number of subjects they rest on. Per cell: the mean over subjects of the seed-averaged scores with its 95 %
 CI (crossed bootstrap over subjects × seeds, ``medseg.eval.stats``), the seed-to-seed std, ΔDice
-against the no-attention cell of the same network with its paired bootstrap CI and the two-sided
-Wilcoxon signed-rank p on the seed-averaged per-subject scores, and convergence: a run is "not
+against the no-attention cell of the same network with its paired bootstrap CI, the two-sided
+Wilcoxon signed-rank p on the seed-averaged per-subject scores and the minimal detectable effect
+(80 % power, α = 0.05), and convergence: a run is "not
 converged" when its validation Dice was still rising at the end (``medseg.eval.convergence``).
 """
 
@@ -34,7 +35,8 @@ from medseg.blocks import canonical_attention
 from medseg.eval import plots
 from medseg.eval.results import read_summary
 from medseg.eval.convergence import LAST_FRACTION, RISE_TOLERANCE, Curve, best_epoch, read_curve, still_rising
-from medseg.eval.stats import BOOTSTRAP_RESAMPLES, bootstrap_ci, mean_std, paired, paired_bootstrap_ci, seed_std, wilcoxon_p
+from medseg.eval.stats import (BOOTSTRAP_RESAMPLES, MDE_ALPHA, MDE_POWER, bootstrap_ci, mean_std, minimal_detectable_effect,
+                               paired, paired_bootstrap_ci, seed_std, wilcoxon_p)
 from medseg.run_identity import canonical_config
 
 REQUIRED_COLUMNS = ("subject", "structure_id", "structure", "dice")
@@ -215,6 +217,7 @@ class Cell:
     placement: str
     runs: list[RunResult] = field(default_factory=list)
     column: str = ""  # table column: the variant, with "@placement" when the variant has several
+    base_network: str = ""  # the network this row varies (a width control's Δ is against its baseline)
 
     @property
     def structures(self) -> list[str]:
@@ -303,13 +306,41 @@ def check_one_protocol(cell: "Cell") -> None:
                 "Report each protocol's run folders separately.")
 
 
+def _network_options(run: RunResult) -> dict:
+    options = ((run.config.get("model") or {}).get("network") or {}).get("options") or {}
+    return options if isinstance(options, dict) else {}
+
+
+def name_network_variants(runs: list[RunResult]) -> dict[int, tuple[str, str]]:
+    """id(run) → (table network name, base network). Runs of one network with other ``model.network.options``
+    than the network's most used ones (e.g. a width control) get their own row, named by what differs:
+    ``unet (features=8)``; their Δ is taken against the base network's baseline cell."""
+    by_network: dict[tuple[str, str], list[RunResult]] = defaultdict(list)
+    for run in runs:
+        by_network[(run.dataset, run.network)].append(run)
+    names = {}
+    for (_, network), group in by_network.items():
+        keys = [json.dumps(_network_options(r), sort_keys=True, default=str) for r in group]
+        common = max(dict.fromkeys(keys), key=keys.count)  # ties: the first seen
+        default = json.loads(common)
+        for run, key in zip(group, keys):
+            options = _network_options(run)
+            differs = [f"{k}={options.get(k)}" for k in sorted(options.keys() | default.keys(), key=str)
+                       if options.get(k) != default.get(k)]
+            names[id(run)] = (f"{network} ({', '.join(differs)})" if key != common else network, network)
+    return names
+
+
 def group_cells(runs: list[RunResult]) -> dict[tuple[str, str, str, str], Cell]:
     """Runs grouped by (dataset, network, variant, placement); a cell's runs must share one config
-    but for seed and fold (:func:`check_one_protocol`)."""
+    but for seed and fold (:func:`check_one_protocol`). Network options other than the network's usual
+    ones make a row of their own (:func:`name_network_variants`)."""
     cells: dict[tuple[str, str, str, str], Cell] = {}
+    names = name_network_variants(runs)
     for run in runs:
-        key = (run.dataset, run.network, run.variant, run.placement)
-        cells.setdefault(key, Cell(*key)).runs.append(run)
+        network, base_network = names[id(run)]
+        key = (run.dataset, network, run.variant, run.placement)
+        cells.setdefault(key, Cell(*key, base_network=base_network)).runs.append(run)
     for cell in cells.values():
         check_one_protocol(cell)
     for cell in cells.values():
@@ -405,22 +436,31 @@ def summary_rows(cells: dict, baseline: str = "none") -> list[dict]:
         mean, std = mean_std(list(subj.values()))
         _, matrix = cell.score_matrix()
         _, ci_low, ci_high = bootstrap_ci(matrix)
-        base = next((c for k, c in cells.items() if k[:2] == (dataset, network) and k[2] == baseline), None)
-        delta = p = d_low = d_high = noise = math.nan
+        base_network = cell.base_network or network
+        base = next((c for k, c in cells.items() if k[:2] == (dataset, base_network) and k[2] == baseline), None)
+        delta = p = d_low = d_high = noise = mde = math.nan
+        compared_to = ""
         if base is not None and base is not cell:
             ids, x, y = paired(subj, base.subject_dice())
             if len(x):
+                compared_to = f"{base.network}/{base.column}"
                 delta, p = float(np.mean(x - y)), wilcoxon_p(x, y)
                 _, d_low, d_high = paired_bootstrap_ci(cell.score_matrix(ids)[1], base.score_matrix(ids)[1])
-                noise = max((v for v in (seed_std(matrix), seed_std(base.score_matrix()[1])) if math.isfinite(v)),
+                base_matrix = base.score_matrix()[1]
+                noise = max((v for v in (seed_std(matrix), seed_std(base_matrix)) if math.isfinite(v)),
                             default=math.nan)
+                mde = minimal_detectable_effect(x - y, seed_std(matrix), matrix.shape[1], seed_std(base_matrix),
+                                                base_matrix.shape[1])
         converged = [r.converged for r in cell.runs]
         rows.append({
             "dataset": dataset, "network": network, "variant": variant, "placement": placement,
             "column": cell.column, "runs": len(cell.runs), "seeds": matrix.shape[1],
             "subjects": int(sum(np.isfinite(v) for v in subj.values())),
             "mean_dice": mean, "ci_low": ci_low, "ci_high": ci_high, "std_dice": std, "seed_std": seed_std(matrix),
+            "compared_to": compared_to,
             "delta_vs_baseline": delta, "delta_ci_low": d_low, "delta_ci_high": d_high, "wilcoxon_p": p,
+            # smallest |Δ| this comparison detects with 80 % power at α = 0.05 (medseg.eval.stats)
+            "mde": mde,
             # |Δ| > the larger seed std of the two cells (empty when a cell has one seed: noise unknown)
             "exceeds_seed_noise": "" if not math.isfinite(noise) else abs(delta) > noise,
             "not_converged": sum(c is False for c in converged), "convergence_known": sum(c is not None for c in converged),
@@ -486,7 +526,7 @@ def _pivot(rows: list[dict], row_key: str, cell_text) -> tuple[list[str], list[s
     """Rows × columns text grid from long rows (columns in first-seen order, 'none' first)."""
     row_names = list(dict.fromkeys(r[row_key] for r in rows))
     if row_key == "network":
-        row_names.sort(key=lambda n: _order(NETWORK_ORDER, n))
+        row_names.sort(key=lambda n: (*_order(NETWORK_ORDER, n.split(" (")[0]), n))  # a control after its network
     cols = sorted(dict.fromkeys(r["column"] for r in rows), key=_column_order)
     lookup = {(r[row_key], r["column"]): r for r in rows}
     grid = [[cell_text(lookup[(rn, c)]) if (rn, c) in lookup else "–" for c in cols] for rn in row_names]
@@ -541,7 +581,7 @@ def _training_cell(r: dict) -> str:
     return f"{r['stop_reasons']}; {status}; epochs {r['epochs']}; fit min {r['fit_minutes']}"
 
 
-def _tables(rows: list[dict], srows: list[dict], d: int) -> list[tuple[str, list[str], list[list[str]]]]:
+def _tables(rows: list[dict], srows: list[dict], d: int, baseline: str = "none") -> list[tuple[str, list[str], list[list[str]]]]:
     """(caption, header, body) for every table, per dataset."""
     tables = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
@@ -549,11 +589,13 @@ def _tables(rows: list[dict], srows: list[dict], d: int) -> list[tuple[str, list
         for caption, text in [
             ("Dice: mean over subjects of the seed-averaged scores [95 % CI, bootstrap over subjects × seeds]; "
              "†k/n: k of the cell's n runs not converged", _dice_cell(d)),
-            ("ΔDice vs none [95 % CI] (Wilcoxon signed-rank p on seed-averaged subjects; "
-             "'within seed noise': |Δ| ≤ the larger seed std of the two cells)",
-             lambda r: "–" if r["variant"] == "none" else
+            (f"ΔDice vs {baseline} of the same network (a row like `unet (features=8)`: vs `unet`'s {baseline}) "
+             "[95 % CI] (Wilcoxon signed-rank p on seed-averaged subjects; MDE: the smallest |Δ| the comparison "
+             f"detects with {MDE_POWER:.0%} power at α = {MDE_ALPHA}, from the paired subject spread and the seed "
+             "stds; 'within seed noise': |Δ| ≤ the larger seed std of the two cells)",
+             lambda r: "–" if not r["compared_to"] else
              f"{_fmt(r['delta_vs_baseline'], d, True)} [{_fmt(r['delta_ci_low'], d, True)}, "
-             f"{_fmt(r['delta_ci_high'], d, True)}] (p={_fmt_p(r['wilcoxon_p'])}"
+             f"{_fmt(r['delta_ci_high'], d, True)}] (p={_fmt_p(r['wilcoxon_p'])}; MDE {_fmt(r['mde'], d)}"
              f"{'; within seed noise' if r['exceeds_seed_noise'] is False else ''})"),
             ("Seed-to-seed std of the mean Dice (number of seeds)", lambda r: f"{_fmt(r['seed_std'], d)} (n={r['seeds']})"),
             ("Training: stop reasons; converged runs (rule: medseg.eval.convergence); validation epochs and "
@@ -642,7 +684,7 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str | None 
                          f"{', '.join(variants)}")
     rows, srows = summary_rows(cells, baseline), structure_rows(cells)
     out_dir = Path(out)
-    tables = _tables(rows, srows, decimals)
+    tables = _tables(rows, srows, decimals, baseline)
     seeds = sorted({r["seeds"] for r in rows})
     copies = sum(r.reused_from is not None for r in runs)
     reused = (f" {copies} of the runs are copies of another grid's identical runs (`medseg sweep` reuse; "
@@ -657,7 +699,10 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str | None 
           f"({BOOTSTRAP_RESAMPLES:,} resamples, fixed RNG). Δ: paired by subject against `{baseline}` of the same "
           "network, CI from the same bootstrap (subjects paired, seeds per cell), p from the two-sided Wilcoxon "
           "signed-rank test on the seed-averaged per-subject scores. Seed std: sample std of the seeds' mean Dice — "
-          "a Δ smaller than it is within seed noise. "
+          "a Δ smaller than it is within seed noise. MDE: the minimal detectable effect of a comparison, "
+          f"(z(1 − α/2) + z(power))·SE with α = {MDE_ALPHA} and power {MDE_POWER:.0%}, SE² = (std of the paired "
+          "subject differences)²/n + the two cells' seed variances each over its number of seeds: a null result "
+          "rules out effects of about this size, not smaller ones. "
           f"Not converged (†): the best validation mean Dice in the last {LAST_FRACTION:.0%} of a run's validation "
           f"epochs exceeds the best before them by more than {RISE_TOLERANCE} (still rising).\n"]
     md += [f"\n## {cap}\n\n" + _markdown(h, b) for cap, h, b in tables]

@@ -38,9 +38,10 @@ def write_metrics(run: Path, version: int, val_dice, train_loss, first_epoch: in
 
 def write_run(root: Path, name: str, network: str, attention, placement, means, shift: float = 0.0,
               params: int = 1000, attention_params: int = 0, seed: int | None = None, curve=None,
-              stop_reason: str | None = None, trainer: dict | None = None) -> Path:
+              stop_reason: str | None = None, trainer: dict | None = None, network_options: dict | None = None) -> Path:
     """Structure A = m + 0.1 + shift, B = m - 0.1 + shift (NaN for the last subject, so A = m there);
     background rows (structure_id 0) must be ignored by the report. ``seed``/``trainer`` → config.yaml,
+    ``network_options`` → config.yaml's model.network.options,
     ``curve`` → csv/version_0/metrics.csv (train loss = 1 - Dice), ``stop_reason`` → results/training.json."""
     run = root / name
     (run / "results").mkdir(parents=True)
@@ -57,6 +58,8 @@ def write_run(root: Path, name: str, network: str, attention, placement, means, 
             w.writerow([s, 2, "B", "nan" if last else m - 0.1 + shift])
     if seed is not None or trainer is not None:
         config = {"seed_everything": seed, "trainer": trainer or {"max_epochs": 20}}
+        if network_options is not None:
+            config["model"] = {"network": {"name": network, "options": network_options}}
         (run / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     if curve is not None:
         write_metrics(run, 0, curve, [1 - v for v in curve])

@@ -244,3 +244,35 @@ def test_unknown_baseline_is_an_error_listing_the_variants_issue25_defect9(tmp_p
     with pytest.raises(ValueError, match=r"--baseline 'nonee' is not a variant of these runs; choose one of none, scse$"):
         main(["report", str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--baseline", "nonee"])
     assert not (tmp_path / "out").exists()
+
+
+def test_a_width_control_gets_its_own_row_with_delta_and_mde_against_the_baseline(tmp_path):
+    """Runs of one network with other model.network.options (a positive control at half width) form the
+    row `unet (features=8)`; its Δ, CI and MDE are against `unet`'s none, paired by subject."""
+    from medseg.eval.stats import minimal_detectable_effect, seed_std
+
+    runs = tmp_path / "runs"
+    wide, narrow = {"features": 16, "depth": 4}, {"features": 8, "depth": 4}
+    control = [m - 0.1 + 0.01 * i for i, m in enumerate(NONE_MEANS)]
+    for seed in (0, 1):
+        shift = 0.02 * (1 if seed == 0 else -1)
+        write_run(runs, f"unet-none-seed{seed}", "unet", "none", "all", NONE_MEANS, shift, seed=seed, network_options=wide)
+        write_run(runs, f"unet-scse-seed{seed}", "unet", "scse", "all", SCSE_MEANS, shift, seed=seed, network_options=wide)
+        write_run(runs, f"unet8-none-seed{seed}", "unet", "none", "all", control, shift / 2, seed=seed,
+                  network_options=narrow)
+    assert report([str(runs)], out=str(tmp_path / "out")) == 0
+    with (tmp_path / "out" / "summary.csv").open(encoding="utf-8") as f:
+        rows = {(r["network"], r["column"]): r for r in csv.DictReader(f)}
+    assert set(rows) == {("unet", "none"), ("unet", "scse"), ("unet (features=8)", "none")}
+    row = rows[("unet (features=8)", "none")]
+    assert row["compared_to"] == "unet/none" and rows[("unet", "none")]["compared_to"] == ""
+    diffs = np.subtract(control, NONE_MEANS)  # seed shifts cancel in the seed-averaged scores
+    assert float(row["delta_vs_baseline"]) == pytest.approx(diffs.mean())
+    none_matrix = _seed_matrix(NONE_MEANS, 0.02)
+    ctrl_matrix = _seed_matrix(control, 0.01)
+    expected = minimal_detectable_effect(diffs, seed_std(ctrl_matrix), 2, seed_std(none_matrix), 2)
+    assert float(row["mde"]) == pytest.approx(expected) and float(row["delta_ci_high"]) < 0
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert f"| unet (features=8) | {float(row['delta_vs_baseline']):+.3f} [" in md and f"MDE {expected:.3f}" in md
+    names = [line.split(" |")[0] for line in md.splitlines() if line.startswith("| unet")]
+    assert names[:2] == ["| unet", "| unet (features=8)"]  # the control follows its network
