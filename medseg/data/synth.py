@@ -95,7 +95,7 @@ def synth(
     earlier = _earlier_contents(root, overwrite)
     table = TABLES[labels or default_table]
     if kind == "brain":
-        images = "" if brain_image == "real" else f", {brain_image} images"
+        images = "" if brain_image == "real" else f"; {brain_image} images"
         make = _brain_maker(resolution, index_url, wheel, brain_labels, brain_image)
         what = f"{resolution:g} mm realistic brains ({brain_labels} labels{images})"
     elif kind == "torso":
