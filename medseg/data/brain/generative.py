@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..labels import MALC
+from ..labels import MALC, remap_labels
 
 IMAGE_MODES = ("real", "generative_t1", "generative_random")  # the template's T1 | labels → image (SynthSeg)
 
@@ -37,12 +37,8 @@ RANDOM_MEAN_RANGE, RANDOM_STD_RANGE = (0.0, 1.0), (0.0, 35 / 255)  # SynthSeg's 
 def tissue_groups(raw: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """(group index per voxel, group names): 0 = outside the brain; 1..27 the MALC classes; then one group per
     raw id that the table maps to background inside the brain, named ``raw:<id>``."""
-    classes = np.zeros(int(raw.max()) + 1, dtype=np.int64)
-    for r, c in MALC.label_map.items():
-        if r < classes.size:
-            classes[r] = c
     names = list(MALC.names)
-    groups = classes[raw]
+    groups = remap_labels(raw, MALC.label_map).astype(np.int64)
     for r in np.unique(raw[(raw > 0) & (groups == 0)]):
         names.append(f"raw:{int(r)}")
         groups[raw == r] = len(names) - 1

@@ -70,8 +70,8 @@ def test_generative_labels_equal_the_real_modes_labels_and_are_deterministic(fak
 
 
 def test_synthesise_draws_one_gaussian_per_group():
-    """Without blur, every voxel of a group is N(μ_g, σ_g²): group means and stds match the drawn ones (float64
-    sample statistics over 20,000 voxels: tolerance 5 standard errors)."""
+    """Groups: MALC classes, then in-brain raw ids mapped to background, each its own; without blur the WM group's
+    mean lies within the T1 prior's jitter of its prior mean (float64, 5 standard errors of 32,000 voxels)."""
     raw = np.zeros((40, 40, 40), dtype=np.int64)
     raw[:, :20] = 45  # Left-Cerebral-White-Matter
     raw[:, 20:35] = 101  # a left cortical parcel
