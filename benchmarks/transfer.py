@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", nargs="*", default=["docs/results/scse_brain/runs/*"], help="run folders or globs")
     parser.add_argument("--checkpoint", default="best.ckpt")
     parser.add_argument("--refit", type=lambda s: s.lower() == "true", default=False)
-    parser.add_argument("--scratch", default="runs/transfer", help="where refitted runs go")
+    parser.add_argument("--scratch", default="runs/transfer", help="refitted runs, the prepared scan and the predictions")
     parser.add_argument("--resolution", type=float, default=2.0, help="mm; the runs' training resolution")
     parser.add_argument("--out", default="benchmarks/results/transfer")
     parser.add_argument("--quick", type=lambda s: s.lower() == "true", default=False)
@@ -195,9 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.runs, args.resolution, args.checkpoint = quick_run(out), 2.0, "last.ckpt"
     image, reference, source = prepare_scan(args.resolution)
-    scan = out / "icbm2009a_t1.nii.gz"
+    work = Path(args.scratch) if not args.quick else out  # volumes derived from the scan stay out of the repo
+    work.mkdir(parents=True, exist_ok=True)
+    scan = work / "icbm2009a_t1.nii.gz"
     nib.save(nib.Nifti1Image(image, source.affine), str(scan))
-    nib.save(nib.Nifti1Image(reference, source.affine), str(out / "icbm2009a_reference_tissue.nii.gz"))
+    nib.save(nib.Nifti1Image(reference, source.affine), str(work / "icbm2009a_reference_tissue.nii.gz"))
     table = out / "transfer.csv"
     rows = [r for r in read_rows(table) if r["kind"] == "run"]
     done = {r["row"] for r in rows}
@@ -213,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip {run_dir.name}: no checkpoints/{args.checkpoint} (pass --refit true to fit it again)")
             continue
         config = yaml.safe_load((run_dir / "run_config.yaml").read_text())
-        prediction = predicted_tissue(model_dir, args.checkpoint, scan, out / "predictions" / run_dir.name)
+        prediction = predicted_tissue(model_dir, args.checkpoint, scan, work / "predictions" / run_dir.name)
         example = prediction if example is None else example
         committed, again = best_val(run_dir), best_val(model_dir) if where == "refit" else None
         rows.append(score_row(run_dir.name, "run", cell_of(config), prediction, reference, seed=config.get("seed_everything", ""),
