@@ -1,0 +1,53 @@
+"""``benchmarks/overhead_floor.py --quick``: a pointwise-network fit split into its parts, and the bare loops."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from medseg.data import SegmentationDataModule
+from medseg.data.brain import BrainDataError
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "overhead_floor.py"
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("overhead_floor_under_test", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_projection_is_cpu_seconds_over_cpu_plus_compute():
+    floor = _script()
+    epochs = [{"train_steps": 9, "data_wait": 9, "validation": 9, "checkpoint": 9, "other": 9, "wall": 45, "train_slices": 1,
+               "val_slices": 1}] + [{"train_steps": 1.0, "data_wait": 2.0, "validation": 0.5, "checkpoint": 0.25, "other": 0.25,
+                                     "wall": 4.0, "train_slices": 3000, "val_slices": 1000}] * 2  # fmt: skip
+    summary = floor.summarise(epochs, {"bare_loader_slices_per_s": 1.0, "bare_memory_slices_per_s": 2.0}, rate=1000.0)
+    assert summary["steady_epochs"] == 2  # the first epoch (cache warm-up) is left out
+    assert summary["projected_gpu_compute_s"] == pytest.approx(4.0)
+    assert summary["overhead_share"] == pytest.approx(4.0 / 8.0)
+    assert summary["fit_slices_per_s"] == pytest.approx(750.0)
+
+
+@pytest.mark.slow
+def test_quick_run_splits_each_epoch_and_counts_the_slices(tmp_path, monkeypatch):
+    floor = _script()
+    monkeypatch.chdir(tmp_path)
+    try:
+        assert floor.main(["--quick", "true", "--out", str(tmp_path / "out")]) == 0
+    except BrainDataError as err:
+        pytest.skip(f"real brain data unavailable: {err}")
+    epochs = json.loads((tmp_path / "out" / "epochs.json").read_text())
+    assert len(epochs) == 2
+    for e in epochs:
+        assert sum(e[p] for p in floor.PARTS) == pytest.approx(e["wall"], rel=1e-9)
+        assert min(e[p] for p in floor.PARTS if p != "other") >= 0
+    data = SegmentationDataModule(manifest=str(tmp_path / "out" / "quick_data" / "dataset.json"), plane="coronal",
+                                  drop_background_slices=True)  # fmt: skip
+    data.setup("fit")
+    volumes = [item["image"] for item in data.val_dataloader().dataset]
+    assert epochs[0]["val_slices"] == sum(int(v.shape[2]) for v in volumes)  # coronal: axis 1 of (C, X, Y, Z)
+    summary = json.loads((tmp_path / "out" / "overhead_floor.json").read_text())
+    assert summary["bare_slices"] == epochs[-1]["train_slices"]  # the bare loop walks the same loader
