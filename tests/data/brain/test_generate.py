@@ -124,3 +124,47 @@ def test_pad_to_keeps_world_positions(fake_sources):
     world = source.affine @ [*idx, 1]
     moved = np.round(np.linalg.inv(padded.affine) @ world).astype(int)[:3]
     assert padded.label[tuple(moved)] == LEFT_WM and padded.image[tuple(moved)] == source.image[tuple(idx)]
+
+
+def _stripes_source():
+    """1 mm native grid: x < 0 left cortex (parcels 101 for y < 0, 103 for y >= 0), x >= 0 left WM (45), with
+    a one-voxel stripe of raw 52 (ventricle) at x = 10 mm inside the WM."""
+    from medseg.data.brain.generate import Source
+
+    shape = (40, 20, 20)
+    affine = np.eye(4)
+    affine[:3, 3] = (-20, -10, -10)
+    x = world_grid(shape, affine)
+    label = np.where(x[..., 0] < 0, np.where(x[..., 1] < 0, 101, 103), 45).astype(np.int16)
+    label[np.isclose(x[..., 0], 10)] = 52
+    image = np.ones(shape, np.float32)
+    return Source("stripes", image, label, affine, fine_image=image, fine_label=label, fine_affine=affine)
+
+
+def test_partial_volume_labels_take_the_majority_of_the_psf():
+    from medseg.data.brain.generate import partial_volume_labels, with_fractions
+
+    source = with_fractions(_stripes_source(), resolution=4.0)  # a wide PSF: FWHM 4 voxels
+    points = np.array([[-0.75, -5, 0], [-0.75, 5, 0], [0.25, 5, 0], [10.0, 0, 0], [-1.6, -5, 0]])
+    nearest = np.array([101, 103, 45, 52, 101])
+    got = partial_volume_labels(source, points, nearest)
+    # each side of the cortex/WM boundary (x = -0.5 mm between voxel centres -1 and 0) keeps its tissue and parcel;
+    # the 1-voxel ventricle stripe has < 1/2 of a 4 mm PSF: WM wins, written as WM's raw id
+    np.testing.assert_array_equal(got, [101, 103, 45, 45, 101])
+
+
+def test_partial_volume_subjects_keep_ids_sides_and_volumes(fake_sources):
+    from medseg.data.brain.generate import with_fractions
+
+    source = with_fractions(prepare(*fake_sources, 2.0), 2.0)
+    _, nearest = make_subject(source, 2.0, 4)
+    image, raw = make_subject(source, 2.0, 4, label_sampling="partial_volume")
+    again = make_subject(source, 2.0, 4, label_sampling="partial_volume")
+    np.testing.assert_array_equal(raw, again[1])
+    np.testing.assert_array_equal(image, again[0])  # the image does not depend on how labels are sampled
+    assert set(np.unique(raw)) <= set(np.unique(source.fine_label))
+    a, b = remap_labels(nearest, MALC.label_map), remap_labels(raw, MALC.label_map)
+    for c in np.unique(a[a > 0]):
+        assert 0.8 < (b == c).sum() / (a == c).sum() < 1.25, MALC.names[c]
+    with pytest.raises(ValueError, match="with_fractions"):
+        make_subject(prepare(*fake_sources, 2.0), 2.0, 4, label_sampling="partial_volume")
