@@ -93,7 +93,8 @@ def demo(
     seed: int = 0,
     config: str | None = None,
 ) -> int:
-    """Run the demo into ``out`` (data in ``out/data``, the run in ``out/run``); returns 0.
+    """Run the demo into ``out`` (data in ``out/data``, the run in ``out/run``); returns 0, or 143 when a SIGTERM
+    stopped its fit or test (nothing is reported then).
 
     Args:
         out: folder for the data, checkpoints and results (default ``runs/demo``; torso: ``runs/demo-torso``).
@@ -109,7 +110,7 @@ def demo(
         config: experiment YAML (default ``experiments/demo.yaml``; torso: ``experiments/demo_torso.yaml``).
     """
     from medseg.atomic import atomic_write
-    from medseg.engine.cli import run_lightning_cli
+    from medseg.engine.cli import SIGTERM_EXIT, run_or_sigterm
     from medseg.eval.plots import structure_boxplot
 
     if kind not in KINDS:
@@ -134,9 +135,12 @@ def demo(
         "--seed_everything", str(seed),
     ]
     print(f"[medseg demo] training QuickNAT + scSE on {manifest} ({config_path.name})")
-    run_lightning_cli(["fit", *overrides, *(["--trainer.max_epochs", str(epochs)] if epochs else [])])
+    if run_or_sigterm(["fit", *overrides, *(["--trainer.max_epochs", str(epochs)] if epochs else [])]) is None:
+        return SIGTERM_EXIT  # a half-trained demo is not tested: its table would read as the demo's result
     print("[medseg demo] testing the best checkpoint (validation Dice) on the held-out subjects")
-    cli = run_lightning_cli(["test", *overrides, "--ckpt_path", "best"])
+    cli = run_or_sigterm(["test", *overrides, "--ckpt_path", "best"])
+    if cli is None:
+        return SIGTERM_EXIT
 
     results_dir = run_dir / "results"
     text, per_structure, mean_dice = _table(run_dir)

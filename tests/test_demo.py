@@ -35,3 +35,25 @@ def test_demo_twice_prints_table_writes_results_and_keeps_previous_run(tmp_path,
     kept = [p for p in tmp_path.glob("run-*") if (p / "results" / "summary.json").is_file()]
     assert len(kept) == 1 and (kept[0] / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "run" / "results" / "summary.json").is_file()
+
+
+def test_sigterm_during_the_demo_fit_exits_143_and_reports_nothing(tmp_path, capsys, monkeypatch):
+    """A SIGTERM in the fit (Lightning's SIGTERMException, a SystemExit with code None) used to end the demo
+    with exit 0; now the demo stops with 143 and neither tests nor prints a table."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    import medseg.engine.cli as engine_cli
+
+    calls = []
+
+    def stopped(args, datamodule_class=None):
+        calls.append(args[0])
+        raise SIGTERMException()
+
+    monkeypatch.setattr(engine_cli, "run_lightning_cli", stopped)
+    args = ["demo", "--kind", "malc", "--out", str(tmp_path), "--subjects", "4", "--size", "16", "--epochs", "1"]
+    assert main(args) == engine_cli.SIGTERM_EXIT == 143
+    assert calls == ["fit"]  # no test after a stopped fit
+    assert not (tmp_path / "run" / "results").exists()
+    captured = capsys.readouterr()
+    assert "stopped by SIGTERM" in captured.err and "mean foreground Dice" not in captured.out

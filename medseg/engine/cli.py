@@ -251,11 +251,10 @@ def run_lightning_cli(args: list[str], datamodule_class: Optional[type[Lightning
         )
 
 
-def lightning_main(args: list[str], datamodule_class: Optional[type[LightningDataModule]] = None) -> int:
-    """``medseg fit|validate|test|predict`` as an exit code: 0 when the command ran to its end, 143 when a
-    SIGTERM (``kill``, ``timeout``, a scheduler, an OOM handler) stopped it. Lightning turns SIGTERM into
-    ``SIGTERMException``, a ``SystemExit`` with code None, i.e. exit 0: a sweep then took a one-epoch fit
-    for a finished one, and a terminated test left no results behind exit 0 (issue 25 defect 2)."""
+def run_or_sigterm(args: list[str], datamodule_class: Optional[type[LightningDataModule]] = None) -> Optional[MedsegCLI]:
+    """:func:`run_lightning_cli`, or None when a SIGTERM stopped it (said on stderr). Lightning turns SIGTERM into
+    ``SIGTERMException``, a ``SystemExit`` with code None (exit 0), or ends the loop with ``received_sigterm``
+    set; either way the command did not finish (issue 25 defect 2)."""
     try:
         cli = run_lightning_cli(args, datamodule_class)
     except SIGTERMException:
@@ -263,5 +262,12 @@ def lightning_main(args: list[str], datamodule_class: Optional[type[LightningDat
     trainer = getattr(cli, "trainer", None)
     if cli is None or (trainer is not None and trainer.received_sigterm):
         print(f"medseg {args[0]}: stopped by SIGTERM before it finished (exit {SIGTERM_EXIT})", file=sys.stderr)
-        return SIGTERM_EXIT
-    return 0
+        return None
+    return cli
+
+
+def lightning_main(args: list[str], datamodule_class: Optional[type[LightningDataModule]] = None) -> int:
+    """``medseg fit|validate|test|predict`` as an exit code: 0 when the command ran to its end, 143 when a
+    SIGTERM (``kill``, ``timeout``, a scheduler, an OOM handler) stopped it (:func:`run_or_sigterm`): a sweep
+    took a one-epoch fit for a finished one while that was exit 0 (issue 25 defect 2)."""
+    return 0 if run_or_sigterm(args, datamodule_class) is not None else SIGTERM_EXIT
