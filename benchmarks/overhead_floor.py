@@ -21,6 +21,7 @@ measured here. Overhead share = CPU seconds / (CPU seconds + projected compute).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import subprocess
@@ -54,12 +55,20 @@ class Pointwise(nn.Module):
         return self.conv(x), AuxiliaryOutputs()
 
 
-def register_pointwise() -> None:
-    """Make ``model.network.name: pointwise`` buildable in this process (benchmark only, not in medseg)."""
+@contextlib.contextmanager
+def pointwise_registered():
+    """``model.network.name: pointwise`` buildable while inside (benchmark only: medseg's registry is left as it was)."""
     from medseg.nets import registry
 
+    added = "pointwise" not in registry.NETWORKS
     registry.NETWORKS.setdefault("pointwise", Pointwise)
     registry.PRESETS.setdefault("pointwise", {"floor": {}})
+    try:
+        yield
+    finally:
+        if added:
+            registry.NETWORKS.pop("pointwise", None)
+            registry.PRESETS.pop("pointwise", None)
 
 
 class EpochSplit(Callback):
@@ -219,14 +228,15 @@ def main(argv: list[str] | None = None) -> int:
                             "--resolution", "2", "--validation", "1", "--test", "1", "--seed", "0"], check=True)  # fmt: skip
         args.manifest, args.epochs, args.conform = str(data / "dataset.json"), 2, 0
     sys.path.insert(0, str(Path(__file__).resolve().parent))  # the callback's class_path: overhead_floor.EpochSplit
-    register_pointwise()
     from medseg.engine.cli import run_lightning_cli
 
     root, split = out / "fit", out / "epochs.json"
-    start = time.perf_counter()
-    run_lightning_cli(fit_args(args, root, split))
-    fit_wall = time.perf_counter() - start
-    summary = summarise(json.loads(split.read_text()), bare_loops(args, root), args.gpu_slices_per_s)
+    with pointwise_registered():
+        start = time.perf_counter()
+        run_lightning_cli(fit_args(args, root, split))
+        fit_wall = time.perf_counter() - start
+        bare = bare_loops(args, root)
+    summary = summarise(json.loads(split.read_text()), bare, args.gpu_slices_per_s)
     summary.update({"fit_wall_s": fit_wall, "manifest": args.manifest, "torch": torch.__version__,
                     "threads": torch.get_num_threads()})  # fmt: skip
     (out / "overhead_floor.json").write_text(json.dumps(summary, indent=1))

@@ -51,3 +51,6 @@ def test_quick_run_splits_each_epoch_and_counts_the_slices(tmp_path, monkeypatch
     assert epochs[0]["val_slices"] == sum(int(v.shape[2]) for v in volumes)  # coronal: axis 1 of (C, X, Y, Z)
     summary = json.loads((tmp_path / "out" / "overhead_floor.json").read_text())
     assert summary["bare_slices"] == epochs[-1]["train_slices"]  # the bare loop walks the same loader
+    from medseg.nets.registry import NETWORKS
+
+    assert "pointwise" not in NETWORKS  # the benchmark's network does not leak into medseg's registry
