@@ -140,13 +140,16 @@ def test_minimal_detectable_effect_has_the_stated_power():
 
 
 def test_minimal_detectable_effect_by_simulation():
-    """Monte Carlo: normal subject differences around Δ = MDE plus a shared seed offset per cell; the z-test
-    with the true SE detects it in ~80 % of 4,000 experiments."""
+    """Monte Carlo: the function's MDE (given differences whose spread is the true one), then normal subject
+    differences around Δ = MDE plus a shared seed offset per cell; the z-test with the true SE detects it in
+    ~80 % of 4,000 experiments."""
     from scipy.stats import norm
 
     rng = np.random.default_rng(1)
     n, k, sd, seed_sd = 8, 3, 0.01, 0.004
-    mde = (norm.ppf(0.975) + norm.ppf(0.8)) * math.sqrt(sd**2 / n + 2 * seed_sd**2 / k)
+    unit = rng.normal(size=n)
+    spread = (unit - unit.mean()) / unit.std(ddof=1) * sd  # sample std exactly sd: the function sees the true spread
+    mde = minimal_detectable_effect(spread, seed_sd, k, seed_sd, k)
     hits = 0
     for _ in range(4000):
         diffs = mde + rng.normal(0, sd, n) + rng.normal(0, seed_sd, k).mean() - rng.normal(0, seed_sd, k).mean()
