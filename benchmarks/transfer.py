@@ -12,8 +12,8 @@ Runs are grid run folders. Their weights (``D/checkpoints/<checkpoint>``) are gi
 (the same config and seed: the refit's best validation Dice is printed beside the committed one). Rows are
 resumable: a run already in ``--out/transfer.csv`` is not scored again.
 
-    medseg synth --kind brain --out data/brain --subjects 20 --resolution 2 --seed 0
-    .venv/bin/python benchmarks/transfer.py --runs 'docs/results/scse_brain/runs/*' --refit true \\
+    medseg synth --kind brain --out data/brain_pv --subjects 20 --resolution 2 --seed 0
+    .venv/bin/python benchmarks/transfer.py --runs 'docs/results/scse_brain_pv/runs/*' --refit true \\
         --out benchmarks/results/transfer
     .venv/bin/python benchmarks/transfer.py --quick true      # the suite's smoke run: one 2-batch fit
 """
@@ -182,7 +182,7 @@ def quick_run(out: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", nargs="*", default=["docs/results/scse_brain/runs/*"], help="run folders or globs")
+    parser.add_argument("--runs", nargs="*", default=["docs/results/scse_brain_pv/runs/*"], help="run folders or globs")
     parser.add_argument("--checkpoint", default="best.ckpt")
     parser.add_argument("--refit", type=lambda s: s.lower() == "true", default=False)
     parser.add_argument("--scratch", default="runs/transfer", help="refitted runs, the prepared scan and the predictions")

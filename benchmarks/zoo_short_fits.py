@@ -6,7 +6,7 @@ attention, placement, options and loss keys below overridden, in ``--out/<networ
 folder already holds a finished fit's metrics is not trained again (its curve is read back), so the script
 resumes after an interruption. On realistic brains (prepared once, a download of the templates):
 
-    medseg synth --kind brain --out data/brain --subjects 20 --resolution 2 --seed 0
+    medseg synth --kind brain --out data/brain_pv --subjects 20 --resolution 2 --seed 0
     .venv/bin/python benchmarks/zoo_short_fits.py --epochs 5 --out runs/zoo_short_fits
 
 Smoke test of the script itself (seconds per run, on 32^3 phantoms):
@@ -78,7 +78,7 @@ def validation_curve(root: Path) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="experiments/scse_miccai2018/base_brain.yaml")
-    parser.add_argument("--manifest", default="data/brain/dataset.json")
+    parser.add_argument("--manifest", default="data/brain_pv/dataset.json")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--out", default="runs/zoo_short_fits")
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=NETWORKS)

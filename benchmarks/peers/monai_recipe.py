@@ -10,7 +10,7 @@ checkpoint is then scored on the held-out subjects slice by slice (coronal), wit
 (:func:`medseg.eval.metrics.dice_per_structure`) on the subjects' grid (the manifest's volumes are RAS, which
 is checked). Writes ``WORK/results.json``: ``{seconds: {structure: [Dice per subject]}}``.
 
-    .venv/bin/python benchmarks/peers/monai_recipe.py --manifest data/brain/dataset.json --work runs/peers/monai \\
+    .venv/bin/python benchmarks/peers/monai_recipe.py --manifest data/brain_pv/dataset.json --work runs/peers/monai \\
         --budget 2700 --save-at 300 900 2700
     .venv/bin/python benchmarks/peers/monai_recipe.py --quick true      # the suite's smoke run
 """
@@ -118,7 +118,7 @@ def _is_ras(image) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--manifest", default="data/brain/dataset.json")
+    parser.add_argument("--manifest", default="data/brain_pv/dataset.json")
     parser.add_argument("--work", default="runs/peers/monai")
     parser.add_argument("--budget", type=float, default=2700.0, help="training wall seconds")
     parser.add_argument("--save-at", type=float, nargs="+", default=[300.0, 900.0, 2700.0])

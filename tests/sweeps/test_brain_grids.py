@@ -21,7 +21,7 @@ def _cells(path):
 def _check_protocol(runs):
     for run in runs:
         c = run.config
-        assert c["data"]["manifest"] == "data/brain/dataset.json" and c["model"]["loss"]["name"] == "weighted_ce_dice"
+        assert c["data"]["manifest"] == "data/brain_pv/dataset.json" and c["model"]["loss"]["name"] == "weighted_ce_dice"
         assert c["selection"]["monitor"] == "val/mean_dice" and c["selection"]["patience"] is None  # fixed epochs (issue 21)
         assert c["trainer"]["max_epochs"] == 40
         assert c["selection"].get("best", True) and c["model"]["optimizer"]["scheduler"] == "poly"

@@ -303,13 +303,13 @@ def test_a_missing_dataset_stops_the_sweep_before_any_run_with_one_message_issue
 
 @pytest.mark.slow
 def test_readme_brain_sweep_on_a_fresh_clone_fails_in_seconds_naming_synth_issue25_item5(tmp_path):
-    """``medseg sweep experiments/scse_miccai2018/brain.yaml`` without data/brain: one message, exit 1, nothing written."""
+    """``medseg sweep experiments/scse_miccai2018/brain.yaml`` without data/brain_pv: one message, exit 1, nothing written."""
     grid = Path(__file__).parents[2] / "experiments" / "scse_miccai2018" / "brain.yaml"
     empty = tmp_path / "clone"
     empty.mkdir()
     done = subprocess.run([sys.executable, "-m", "medseg.cli", "sweep", str(grid)], cwd=empty, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 1, done.stderr
-    assert "data.manifest data/brain/dataset.json does not exist" in done.stderr
-    assert "medseg synth --kind brain --out data/brain --subjects 20 --resolution 2 --seed 0" in done.stderr
+    assert "data.manifest data/brain_pv/dataset.json does not exist" in done.stderr
+    assert "medseg synth --kind brain --out data/brain_pv --subjects 20 --resolution 2 --seed 0" in done.stderr
     assert "Traceback" not in done.stderr and list(empty.iterdir()) == []

@@ -61,6 +61,7 @@ class Source:
     fine_fractions: np.ndarray | None = None  # (G, ...) float16: each tissue group's share of the acquisition PSF
     group_of_raw: np.ndarray | None = None  # raw id -> tissue group (lookup table)
     raw_of_group: np.ndarray | None = None  # tissue group -> its most frequent raw id
+    fine_mixed: np.ndarray | None = None  # native voxels whose largest group share is < 0.999
 
 
 LABEL_SAMPLING = ("nearest", "partial_volume")  # subject labels: the nearest native label | the PSF-majority group
@@ -123,29 +124,63 @@ def with_fractions(source: Source, resolution: float) -> Source:
     """``source`` with the partial-volume fractions that ``label_sampling="partial_volume"`` samples: for each
     tissue group g (generative.py: the 27 MALC classes, each in-brain background raw id, and outside the
     brain) f_g = G_fwhm * 1[group = g] on the native grid, the Gaussian of the acquisition FWHM (``resolution``
-    mm) that the image is low-passed by, so f_g(x) is g's share of the tissue a subject voxel's intensity mixes."""
+    mm) that the image is low-passed by, so f_g(x) is g's share of the tissue a subject voxel's intensity mixes.
+    Each group is filtered inside its bounding box plus the kernel's reach (scipy truncates at 4 sigma)."""
     label = source.fine_label.astype(np.int64)
     groups, _ = tissue_groups(label)
     spacing = float(np.abs(np.linalg.det(source.fine_affine[:3, :3])) ** (1 / 3))
     sigma = resolution / spacing / 2.355
+    reach = int(np.ceil(4.0 * sigma)) + 1
     present = np.unique(groups)
-    fractions = np.stack([ndi.gaussian_filter((groups == g).astype(np.float32), sigma) for g in present]).astype(np.float16)
+    fractions = np.zeros((len(present), *label.shape), dtype=np.float16)
+    for channel, g in enumerate(present):
+        mask = groups == g
+        lo = np.maximum(np.argwhere(mask).min(axis=0) - reach, 0)
+        hi = np.minimum(np.argwhere(mask).max(axis=0) + reach + 1, label.shape)
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        fractions[(channel, *box)] = ndi.gaussian_filter(mask[box].astype(np.float32), sigma, mode="constant")
     group_of_raw = np.zeros(label.max() + 1, dtype=np.int64)
     group_of_raw[label.ravel()] = np.searchsorted(present, groups.ravel())  # channel index of each raw id's group
     raw_of_group = np.zeros(len(present), dtype=np.int64)
     for channel, g in enumerate(present):
         ids, counts = np.unique(label[groups == g], return_counts=True)
         raw_of_group[channel] = ids[np.argmax(counts)]
-    return replace(source, fine_fractions=fractions, group_of_raw=group_of_raw, raw_of_group=raw_of_group)
+    mixed = np.zeros(label.shape, dtype=bool)
+    for channel in range(len(present)):
+        mixed |= (fractions[channel] > 0.001) & (fractions[channel] < 0.999)
+    return replace(source, fine_fractions=fractions, group_of_raw=group_of_raw, raw_of_group=raw_of_group, fine_mixed=mixed)
 
 
 def partial_volume_labels(source: Source, points: np.ndarray, nearest: np.ndarray) -> np.ndarray:
     """Raw labels at world ``points``: the group with the largest PSF share (trilinear in the fractions), written
-    as the nearest native raw id where that id belongs to the group, else as the group's most frequent raw id."""
-    shares = sample(source.fine_fractions, source.fine_affine, points, "bilinear")  # (G, ...)
-    group = np.argmax(shares, axis=0)
-    keep = source.group_of_raw[np.clip(nearest, 0, len(source.group_of_raw) - 1)] == group
-    return np.where(keep, nearest, source.raw_of_group[group])
+    as the nearest native raw id where that id belongs to the group, else as the group's most frequent raw id.
+    Only points with a mixed native voxel (largest share < 1) among their 8 interpolation corners can differ
+    from ``nearest``; the shares are interpolated at those points only."""
+    fractions = source.fine_fractions
+    shape = np.asarray(fractions.shape[1:])
+    index = ((points - source.fine_affine[:3, 3]) @ np.linalg.inv(source.fine_affine[:3, :3]).T).reshape(-1, 3)
+    base = np.floor(index).astype(np.int64)
+    frac = index - base
+    mixed = source.fine_mixed
+    corners = [(dx, dy, dz) for dx in (0, 1) for dy in (0, 1) for dz in (0, 1)]
+    flat_corners, weights = [], []
+    for d in corners:
+        c = base + d
+        inside = np.all((c >= 0) & (c < shape), axis=1)
+        flat_corners.append(np.ravel_multi_index(tuple(np.clip(c, 0, shape - 1).T), tuple(shape)))
+        w = np.prod(np.where(np.asarray(d) == 1, frac, 1.0 - frac), axis=1)
+        weights.append(np.where(inside, w, 0.0))
+    flat_corners, weights = np.stack(flat_corners), np.stack(weights)  # (8, N)
+    todo = np.flatnonzero((mixed.ravel()[flat_corners] & (weights > 0)).any(axis=0))
+    out = np.asarray(nearest).reshape(-1).copy()
+    if todo.size:
+        table = fractions.reshape(len(fractions), -1)
+        shares = sum(table[:, flat_corners[k, todo]].astype(np.float32) * weights[k, todo] for k in range(8))
+        group = np.argmax(shares, axis=0)
+        near = out[todo]
+        keep = source.group_of_raw[np.clip(near, 0, len(source.group_of_raw) - 1)] == group
+        out[todo] = np.where(keep, near, source.raw_of_group[group])
+    return out.reshape(np.shape(nearest))
 
 
 def pad_to(source: Source, shape: tuple[int, int, int]) -> Source:
