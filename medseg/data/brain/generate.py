@@ -61,7 +61,7 @@ class Source:
     fine_fractions: np.ndarray | None = None  # (G, ...) float16: each tissue group's share of the acquisition PSF
     group_of_raw: np.ndarray | None = None  # raw id -> tissue group (lookup table)
     raw_of_group: np.ndarray | None = None  # tissue group -> its most frequent raw id
-    fine_mixed: np.ndarray | None = None  # native voxels whose largest group share is < 0.999
+    fine_mixed: np.ndarray | None = None  # native voxels where some group's share lies in (0.001, 0.999)
 
 
 LABEL_SAMPLING = ("nearest", "partial_volume")  # subject labels: the nearest native label | the PSF-majority group
@@ -219,19 +219,16 @@ def warp_field(shape: tuple[int, ...], affine: np.ndarray, seed: int) -> np.ndar
 
 
 def sample(volume: np.ndarray, affine: np.ndarray, points: np.ndarray, mode: str) -> np.ndarray:
-    """``volume`` (grid ``affine``; (X, Y, Z), or (C, X, Y, Z) channels sampled alike) at world ``points``
-    (..., 3): ``bilinear`` (trilinear) or ``nearest``; 0 outside."""
-    channels = volume.ndim == 4
+    """``volume`` (grid ``affine``) at world ``points`` (X, Y, Z, 3) or (..., 3): ``bilinear`` (trilinear) or
+    ``nearest``; 0 outside."""
     lead = points.shape[:-1]
     points = points if points.ndim == 4 else points.reshape(1, 1, -1, 3)  # grid_sample wants a 3D grid of points
     index = (points - affine[:3, 3]) @ np.linalg.inv(affine[:3, :3]).T
-    size = np.asarray(volume.shape[1:] if channels else volume.shape, dtype=np.float64)
+    size = np.asarray(volume.shape, dtype=np.float64)
     grid = torch.from_numpy((2.0 * index / (size - 1) - 1.0)[..., ::-1].copy()).float()[None]  # (x, y, z) -> (W, H, D)
-    src = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))
-    src = src[None] if channels else src[None, None]
+    src = torch.from_numpy(np.ascontiguousarray(volume, dtype=np.float32))[None, None]
     out = torch.nn.functional.grid_sample(src, grid, mode=mode, padding_mode="zeros", align_corners=True)
-    out = out[0].numpy() if channels else out[0, 0].numpy()
-    return out.reshape(*out.shape[:-3], *lead) if len(lead) != 3 else out
+    return out[0, 0].numpy().reshape(lead)
 
 
 def intensity_transform(seed: int, blur: bool = True) -> Compose:
