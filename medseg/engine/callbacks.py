@@ -1,9 +1,10 @@
-"""Callbacks: atomic checkpoints and RNG state in checkpoints (exact resume)."""
+"""Callbacks: atomic checkpoints, RNG state in checkpoints (exact resume), checkpoints at wall-clock budgets."""
 
 from __future__ import annotations
 
 import os
 import random
+import time
 from typing import Any
 
 import lightning.pytorch as pl
@@ -78,3 +79,44 @@ class RNGStateCallback(Callback):
         np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
         version, state, gauss_next = state_dict["python"]
         random.setstate((version, tuple(state), gauss_next))
+
+
+class WallClockCheckpoints(Callback):
+    """Saves ``D/checkpoints/at-<m>min.ckpt`` when the fit has run ``m`` minutes of wall time (from the start of
+    training, validation included), for each ``m`` in ``minutes``: the budget points of a time-to-Dice curve
+    (issue 24; nnU-Net and the MONAI recipe are checkpointed at the same wall times). Checked after every
+    training batch; the elapsed time is kept in checkpoints, so a resumed fit continues its clock.
+
+        trainer.callbacks: [{class_path: medseg.engine.callbacks.WallClockCheckpoints, init_args: {minutes: [5, 15, 45]}}]
+    """
+
+    def __init__(self, minutes: list[float]) -> None:
+        if not minutes or any(not isinstance(m, (int, float)) or isinstance(m, bool) or m < 0 for m in minutes):
+            raise ValueError(f"WallClockCheckpoints: minutes must be a non-empty list of numbers >= 0, got {minutes!r}")
+        self.minutes = sorted(float(m) for m in minutes)
+        self.before = 0.0  # seconds run by the fit this one resumes
+        self._start: float | None = None
+        self.saved: list[float] = []
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"seconds": self.elapsed(), "saved": list(self.saved)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.before, self.saved = float(state_dict.get("seconds", 0.0)), list(state_dict.get("saved", []))
+
+    def elapsed(self) -> float:
+        return self.before + (time.monotonic() - self._start if self._start is not None else 0.0)
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start = time.monotonic()
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
+        seconds = self.elapsed()
+        due = [m for m in self.minutes if m not in self.saved and seconds >= 60.0 * m]
+        if not due:
+            return
+        root = trainer.default_root_dir
+        for m in due:
+            self.saved.append(m)  # before saving, so the checkpoint records itself as saved
+        for m in due:
+            trainer.save_checkpoint(os.path.join(root, "checkpoints", f"at-{m:g}min.ckpt"))
