@@ -3,7 +3,8 @@
 Source: the ``nilearn==0.14.1`` wheel (BSD-3) ships in ``nilearn/datasets/data/`` the ICBM 2009a nonlinear
 symmetric template (skull-stripped T1, 197 x 233 x 189 at 1 mm, RAS, 0..255) with its grey- and white-matter
 probability maps (0..255) -- the tissue classification of the same 152 subjects the template averages
-(Fonov et al., NeuroImage 2011). medseg's subjects come from two *other* templates (FSL's MNI152 and ICBM
+(Fonov et al., NeuroImage 2011; the templates carry the McGill/MNI permissive licence, as ICBM 2009c in
+fetch.py; nilearn's own code is BSD-3 and its LICENSE is cached beside them; never committed). medseg's subjects come from two *other* templates (FSL's MNI152 and ICBM
 2009c asymmetric), so 2009a is anatomy no generator samples, though from an overlapping population: a check
 that gains carry over to a real scan, not a test of generalisation to new people. Fetched like the torsos
 (:mod:`medseg.data.archive_cache`): nilearn is neither installed nor imported.
