@@ -133,21 +133,20 @@ def with_fractions(source: Source, resolution: float) -> Source:
     reach = int(np.ceil(4.0 * sigma)) + 1
     present = np.unique(groups)
     fractions = np.zeros((len(present), *label.shape), dtype=np.float16)
+    raw_of_group = np.zeros(len(present), dtype=np.int64)
+    mixed = np.zeros(label.shape, dtype=bool)
     for channel, g in enumerate(present):
         mask = groups == g
-        lo = np.maximum(np.argwhere(mask).min(axis=0) - reach, 0)
-        hi = np.minimum(np.argwhere(mask).max(axis=0) + reach + 1, label.shape)
+        where = np.argwhere(mask)
+        lo, hi = np.maximum(where.min(axis=0) - reach, 0), np.minimum(where.max(axis=0) + reach + 1, label.shape)
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
-        fractions[(channel, *box)] = ndi.gaussian_filter(mask[box].astype(np.float32), sigma, mode="constant")
+        share = ndi.gaussian_filter(mask[box].astype(np.float32), sigma, mode="constant")
+        fractions[(channel, *box)] = share
+        mixed[box] |= (share > 0.001) & (share < 0.999)
+        ids, counts = np.unique(label[mask], return_counts=True)
+        raw_of_group[channel] = ids[np.argmax(counts)]
     group_of_raw = np.zeros(label.max() + 1, dtype=np.int64)
     group_of_raw[label.ravel()] = np.searchsorted(present, groups.ravel())  # channel index of each raw id's group
-    raw_of_group = np.zeros(len(present), dtype=np.int64)
-    for channel, g in enumerate(present):
-        ids, counts = np.unique(label[groups == g], return_counts=True)
-        raw_of_group[channel] = ids[np.argmax(counts)]
-    mixed = np.zeros(label.shape, dtype=bool)
-    for channel in range(len(present)):
-        mixed |= (fractions[channel] > 0.001) & (fractions[channel] < 0.999)
     return replace(source, fine_fractions=fractions, group_of_raw=group_of_raw, raw_of_group=raw_of_group, fine_mixed=mixed)
 
 
@@ -195,6 +194,12 @@ def pad_to(source: Source, shape: tuple[int, int, int]) -> Source:
     return replace(source, image=np.pad(source.image, pad), label=np.pad(source.label, pad), affine=affine)
 
 
+def grid_points(shape: tuple[int, ...], affine: np.ndarray) -> np.ndarray:
+    """World positions (X, Y, Z, 3) in mm of every voxel of the grid (``shape``, ``affine``)."""
+    index = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float64) for n in shape], indexing="ij"), -1)
+    return index @ affine[:3, :3].T + affine[:3, 3]
+
+
 def warp_field(shape: tuple[int, ...], affine: np.ndarray, seed: int) -> np.ndarray:
     """World positions (X, Y, Z, 3) in mm that the voxels of the grid (``shape``, ``affine``) sample from.
 
@@ -209,8 +214,7 @@ def warp_field(shape: tuple[int, ...], affine: np.ndarray, seed: int) -> np.ndar
     rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
     shear = np.eye(3) + np.triu(rng.uniform(-0.04, 0.04, (3, 3)), 1) + np.tril(rng.uniform(-0.04, 0.04, (3, 3)), -1)
     m = rx @ ry @ rz @ np.diag(1 + rng.uniform(-0.08, 0.08, 3)) @ shear
-    index = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float64) for n in shape], indexing="ij"), -1)
-    world = index @ affine[:3, :3].T + affine[:3, 3]
+    world = grid_points(shape, affine)
     centre = world.reshape(-1, 3).mean(axis=0)
     spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
     field = np.stack([ndi.gaussian_filter(rng.standard_normal(shape), ELASTIC_SIGMA_MM / spacing) for _ in range(3)], -1)
