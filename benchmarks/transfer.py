@@ -33,8 +33,10 @@ import nibabel as nib
 import numpy as np
 import yaml
 
-from medseg.data.brain.transfer_scan import TISSUES, atlas_overlay, prepare_scan, template_overlay, tissue, tissue_dice
+from medseg.data.brain.transfer_scan import TISSUES, atlas_overlay, prepare_scan, template_overlay, tissue
 from medseg.engine.predict_files import predict_files
+from medseg.eval.convergence import read_curve
+from medseg.eval.metrics import dice_per_structure
 
 BASELINES = {
     "atlas overlay (Neuromorphometrics, no image)": lambda source, res: atlas_overlay(source),
@@ -54,10 +56,7 @@ def cell_of(config: dict) -> str:
 
 def best_val(run_dir: Path) -> float | None:
     """The best ``val/mean_dice`` in a run's CSV logs (None when there is none)."""
-    values = []
-    for path in sorted(run_dir.glob("csv/version_*/metrics.csv")):
-        with open(path, newline="") as f:
-            values += [float(r["val/mean_dice"]) for r in csv.DictReader(f) if r.get("val/mean_dice")]
+    values = read_curve(run_dir).val_dice
     return max(values) if values else None
 
 
@@ -100,6 +99,14 @@ def write_rows(path: Path, rows: list[dict]) -> None:
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(path)
+
+
+def tissue_dice(prediction: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Dice of grey and white matter (tissue ids, medseg's ``dice_per_structure``) and their mean."""
+    dice = dice_per_structure(np.asarray(prediction), np.asarray(reference), len(TISSUES))
+    scores = {TISSUES[t]: float(dice[t]) for t in (1, 2)}
+    scores["mean"] = (scores[TISSUES[1]] + scores[TISSUES[2]]) / 2
+    return scores
 
 
 def score_row(row: str, kind: str, cell: str, prediction: np.ndarray, reference: np.ndarray, **extra) -> dict:

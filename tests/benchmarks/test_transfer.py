@@ -4,18 +4,36 @@ import csv
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from monai.metrics import compute_dice
 
 from medseg.data.brain import BrainDataError
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "transfer.py"
 
 
-@pytest.mark.slow
-def test_quick_run_scores_a_prediction_against_the_atlas_overlay(tmp_path, monkeypatch):
+def _script():
     spec = importlib.util.spec_from_file_location("transfer", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_tissue_dice_equals_monai():
+    rng = np.random.default_rng(0)
+    pred, ref = rng.integers(0, 3, (20, 18, 16)), rng.integers(0, 3, (20, 18, 16))
+    one_hot = lambda x: torch.nn.functional.one_hot(torch.from_numpy(x), 3).permute(3, 0, 1, 2)[None].double()  # noqa: E731
+    expected = compute_dice(one_hot(pred), one_hot(ref), include_background=False)[0].numpy()
+    got = _script().tissue_dice(pred, ref)
+    np.testing.assert_allclose([got["grey matter"], got["white matter"]], expected, rtol=1e-12)
+    assert got["mean"] == pytest.approx(expected.mean(), rel=1e-12)
+
+
+@pytest.mark.slow
+def test_quick_run_scores_a_prediction_against_the_atlas_overlay(tmp_path, monkeypatch):
+    module = _script()
     monkeypatch.chdir(tmp_path)
     try:
         assert module.main(["--quick", "true", "--out", str(tmp_path / "out")]) == 0

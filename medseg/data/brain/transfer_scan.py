@@ -27,7 +27,7 @@ import numpy as np
 from ..archive_cache import ArchiveError, Package, fetch_package
 from ..labels import MALC, remap_labels
 from .fetch import ATLAS, TEMPLATES, BrainDataError, data_root, fetch_templates
-from .generate import Source, prepare, sample
+from .generate import Source, grid_points, prepare, sample
 
 _DATA = "nilearn/datasets/data/"
 NILEARN = Package("nilearn==0.14.1", "nilearn-0.14.1-py3-none-any.whl",
@@ -68,12 +68,6 @@ def tissue(classes: np.ndarray) -> np.ndarray:
     return TISSUE_OF[np.asarray(classes, dtype=np.int64)]
 
 
-def grid_points(shape: tuple[int, ...], affine: np.ndarray) -> np.ndarray:
-    """World positions (X, Y, Z, 3) in mm of every voxel of the grid (``shape``, ``affine``)."""
-    index = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float64) for n in shape], indexing="ij"), -1)
-    return index @ affine[:3, :3].T + affine[:3, 3]
-
-
 def _read_ras(path: Path) -> tuple[np.ndarray, np.ndarray]:
     image = nib.as_closest_canonical(nib.load(str(path)))
     return np.asarray(image.dataobj, dtype=np.float32), image.affine
@@ -112,14 +106,3 @@ def template_overlay(source: Source, resolution: float, template: int = 1, root:
     other = prepare(folder / TEMPLATES[template], folder / ATLAS, resolution, labels="harmonised")
     label = sample(other.fine_label.astype(np.float32), other.fine_affine, grid_points(source.image.shape, source.affine), "nearest")
     return tissue(remap_labels(np.rint(label).astype(np.int64), MALC.label_map))
-
-
-def tissue_dice(prediction: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """Dice of grey and white matter (tissue ids) and their mean."""
-    scores = {}
-    for t in (1, 2):
-        p, r = prediction == t, reference == t
-        total = int(p.sum() + r.sum())
-        scores[TISSUES[t]] = 2.0 * float(np.logical_and(p, r).sum()) / total if total else float("nan")
-    scores["mean"] = (scores[TISSUES[1]] + scores[TISSUES[2]]) / 2
-    return scores
