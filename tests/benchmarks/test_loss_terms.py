@@ -1,7 +1,5 @@
 """``benchmarks/loss_terms.py``: its split of per-sample Dice adds up to MONAI's DiceLoss; counts match numpy."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,15 +7,11 @@ import torch
 from monai.losses import DiceLoss
 
 from medseg.engine.module import SegmentationModule
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "loss_terms.py"
+from tests.benchmarks.scripts import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("loss_terms", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("loss_terms.py")
 
 
 def test_present_and_absent_shares_add_up_to_the_per_sample_dice():

@@ -1,8 +1,6 @@
 """``benchmarks/peers/monai_recipe.py``: slice-by-slice scoring equals scoring the volume, and the quick run."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,16 +9,12 @@ import torch
 from medseg.cli import main as medseg_main
 from medseg.data import load_manifest
 from medseg.eval.metrics import dice_per_structure
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "peers" / "monai_recipe.py"
+from tests.benchmarks.scripts import load_script
 
 
 def _script():
     pytest.importorskip("monai")
-    spec = importlib.util.spec_from_file_location("monai_recipe_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("peers/monai_recipe.py")
 
 
 class Threshold(torch.nn.Module):

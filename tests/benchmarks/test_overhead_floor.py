@@ -1,22 +1,16 @@
 """``benchmarks/overhead_floor.py --quick``: a pointwise-network fit split into its parts, and the bare loops."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 from medseg.data import SegmentationDataModule
 from medseg.data.brain import BrainDataError
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "overhead_floor.py"
+from tests.benchmarks.scripts import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("overhead_floor_under_test", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("overhead_floor.py")
 
 
 def test_projection_is_cpu_seconds_over_cpu_plus_compute():

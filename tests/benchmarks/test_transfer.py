@@ -1,8 +1,6 @@
 """``benchmarks/transfer.py --quick``: fetch, prepare, fit a tiny run, predict and score end to end (real data)."""
 
 import csv
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,15 +8,11 @@ import torch
 from monai.metrics import compute_dice
 
 from medseg.data.brain import BrainDataError
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "transfer.py"
+from tests.benchmarks.scripts import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("transfer", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("transfer.py")
 
 
 def test_tissue_dice_equals_monai():

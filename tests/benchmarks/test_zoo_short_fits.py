@@ -1,22 +1,17 @@
 """``benchmarks/zoo_short_fits.py``: the fit command lines it builds parse as the module's config, and the
 validation curve is read back from a CSV log."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from medseg.engine.module import SegmentationModule
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "zoo_short_fits.py"
+from tests.benchmarks.scripts import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("zoo_short_fits", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("zoo_short_fits.py")
 
 
 @pytest.mark.parametrize("network", ["quicknat", "unet"])
