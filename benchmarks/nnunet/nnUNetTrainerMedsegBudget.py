@@ -6,7 +6,9 @@ Budget ``MEDSEG_NNUNET_BUDGET_S`` seconds (default 900), epochs of ``MEDSEG_NNUN
 the rest of the budget at the last epoch's pace, and the poly schedule's horizon with it, so the learning
 rate reaches ~0 when time runs out; training stops at the first epoch end past the budget (or when the
 remaining time holds no further epoch), and the final checkpoint is written as usual.
-``MEDSEG_NNUNET_BATCH`` overrides the planned batch size (optional).
+``MEDSEG_NNUNET_BATCH`` overrides the planned batch size (optional). ``MEDSEG_NNUNET_SAVE_AT`` (comma-separated
+seconds, optional) writes ``checkpoint_at_<s>s.pth`` at the first epoch end past each of them: the budget points
+of benchmarks/vs_peers.py's time-to-Dice curves, taken from one run.
 
 vs_nnunet.py copies this file into ``nnunetv2/training/nnUNetTrainer/`` itself: nnU-Net's trainer lookup
 scans that folder's modules before its subpackages, whose ``primus`` trainers import timm -> torchvision,
@@ -28,6 +30,7 @@ class nnUNetTrainerMedsegBudget(nnUNetTrainerNoMirroring):
         self.num_iterations_per_epoch = int(os.environ.get("MEDSEG_NNUNET_ITERS", "10"))
         self.num_val_iterations_per_epoch = 2
         self.num_epochs = 1000
+        self.save_at = sorted(float(t) for t in os.environ.get("MEDSEG_NNUNET_SAVE_AT", "").split(",") if t.strip())
         if os.environ.get("MEDSEG_NNUNET_BATCH"):  # the planned batch size (47 here) targets a GPU's memory
             self.configuration_manager.configuration["batch_size"] = int(os.environ["MEDSEG_NNUNET_BATCH"])
 
@@ -50,6 +53,8 @@ class nnUNetTrainerMedsegBudget(nnUNetTrainerNoMirroring):
             self.num_epochs = epoch + 1 + max(0, int((self.budget_s - elapsed) / pace))
             self.lr_scheduler.max_steps = self.num_epochs
             self.print_to_log_file(f"budget {self.budget_s:.0f} s, {elapsed:.0f} s spent: {self.num_epochs} epochs")
+            while self.save_at and elapsed >= self.save_at[0]:
+                self.save_checkpoint(os.path.join(self.output_folder, f"checkpoint_at_{self.save_at.pop(0):g}s.pth"))
             self.on_epoch_end()
             epoch += 1
         self.print_to_log_file(f"stopped after {epoch} epochs, {time.perf_counter() - start:.0f} s")

@@ -126,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-volumes", type=int, default=2, help="volumes per batch (x --slices slices each)")
     parser.add_argument("--slices", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-steps", type=int, help="stop after this many steps (the last checkpoint is saved then)")
     parser.add_argument("--quick", type=lambda s: s.lower() == "true", default=False)
     args = parser.parse_args(argv)
     from medseg.data import load_manifest
 
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    max_steps = None
+    max_steps = args.max_steps
     if args.quick:
         import subprocess
         import sys

@@ -1,0 +1,131 @@
+"""CPU precision and layout (issue 24): QuickNAT training steps in float32 vs ``bf16-mixed``, each with and
+without channels-last, measured as ratios in one run; then the held-out Dice of a short fit in each setting.
+
+Steps: forward + backward + Adam update of QuickNAT (kernel 5, depth 4, no attention) on ``--batch`` random
+1 x ``--size`` x ``--size`` slices, under ``torch.autocast("cpu", torch.bfloat16)`` for bf16 (what Lightning's
+``bf16-mixed`` does on CPU), the loss in float32. The four settings are timed round-robin (one step each per
+round, ``--repeats`` rounds after ``--warmup``), so load drift hits them alike; the table gives median step
+times and each median's ratio to float32. With ``--fit true``, ``medseg fit`` of the demo recipe
+(experiments/demo.yaml: 200 s budget) in each setting on ``--manifest``, then ``medseg test`` of its best
+checkpoint: held-out mean Dice and the epochs the budget allowed.
+
+    .venv/bin/python benchmarks/cpu_precision.py --features 16 64 --threads 2
+    .venv/bin/python benchmarks/cpu_precision.py --features 16 --fit true --manifest data/brain_pv/dataset.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from medseg.nets import build_network
+
+ROOT = Path(__file__).resolve().parents[1]
+SETTINGS = {  # name -> (bf16 autocast, channels-last)
+    "float32": (False, False),
+    "float32 + channels-last": (False, True),
+    "bf16-mixed": (True, False),
+    "bf16-mixed + channels-last": (True, True),
+}
+
+
+def make_step(features: int, bf16: bool, channels_last: bool, batch: int, size: int, classes: int,
+              dtype: torch.dtype = torch.float32):
+    """``(network, step)``: QuickNAT in the given setting and a closure running one training step of it (returns
+    its wall seconds; the gradients stay on the network until the next step)."""
+    torch.manual_seed(0)
+    net = build_network("quicknat", 1, classes, attention="none", features=features, kernel_size=5, depth=4)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    net = net.to(dtype=dtype, memory_format=fmt)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x = torch.randn(batch, 1, size, size, dtype=dtype).contiguous(memory_format=fmt)
+    y = torch.randint(0, classes, (batch, size, size))
+    autocast = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if bf16 else contextlib.nullcontext
+
+    def step() -> float:
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            logits = net(x)
+        torch.nn.functional.cross_entropy(logits.to(dtype), y).backward()
+        optimizer.step()
+        return time.perf_counter() - start
+
+    return net, step
+
+
+def time_settings(features: int, args: argparse.Namespace) -> dict[str, float]:
+    """Median step seconds per setting, the settings timed round-robin."""
+    steps = {name: make_step(features, *flags, args.batch, args.size, args.classes)[1] for name, flags in SETTINGS.items()}
+    for step in steps.values():
+        for _ in range(args.warmup):
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(args.repeats):
+        for name, step in steps.items():
+            times[name].append(step())
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def short_fit(name: str, manifest: str, work: Path) -> dict:
+    """The demo recipe under its 200 s budget in one setting, then ``medseg test`` of the best checkpoint."""
+    bf16, channels_last = SETTINGS[name]
+    run_dir = work / name.replace(" + ", "-")
+    common = ["--config", str(ROOT / "experiments" / "demo.yaml"), "--data.manifest", manifest,
+              "--trainer.default_root_dir", str(run_dir), "--trainer.precision", "bf16-mixed" if bf16 else "32-true",
+              "--model.channels_last", str(channels_last).lower(), "--trainer.enable_progress_bar", "false"]  # fmt: skip
+    with (work / f"{run_dir.name}.log").open("w") as log:
+        for command in (["fit", *common], ["test", *common, "--ckpt_path", str(run_dir / "checkpoints" / "best.ckpt")]):
+            done = subprocess.run([sys.executable, "-m", "medseg.cli", *command], stdout=log, stderr=subprocess.STDOUT)
+            if done.returncode != 0:
+                raise SystemExit(f"{name}: medseg {command[0]} failed ({done.returncode}); see {log.name}")
+    summary = json.loads((run_dir / "results" / "summary.json").read_text())
+    training = json.loads((run_dir / "results" / "training.json").read_text())
+    return {"mean_dice": summary["mean_dice"], "epochs": training.get("epochs")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--features", type=int, nargs="+", default=[16, 64])
+    p.add_argument("--batch", type=int, default=8, help="slices per step (the demo's batch)")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--classes", type=int, default=28)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--fit", type=lambda s: s.lower() == "true", default=False)
+    p.add_argument("--manifest", default="data/brain_pv/dataset.json")
+    p.add_argument("--work", type=Path, default=ROOT / "runs" / "cpu_precision")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    isa = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f" {f}" in flags]
+    print(f"torch {torch.__version__}, {a.threads} threads, CPU flags: {', '.join(isa) or 'unknown'}; "
+          f"batch {a.batch} x 1 x {a.size}^2, {a.repeats} rounds after {a.warmup} warm-up")  # fmt: skip
+    print("\n| QuickNAT features | setting | step ms (median) | vs float32 |\n|---:|---|---:|---:|")
+    for features in a.features:
+        medians = time_settings(features, a)
+        for name, seconds in medians.items():
+            print(f"| {features} | {name} | {seconds * 1e3:.0f} | {seconds / medians['float32']:.2f}x |", flush=True)
+    if a.fit:
+        if not Path(a.manifest).is_file():
+            p.error(f"--manifest {a.manifest} not found (medseg synth --kind brain --out data/brain_pv --subjects 20 --resolution 2 --seed 0)")
+        a.work.mkdir(parents=True, exist_ok=True)
+        print("\n| setting (demo recipe, 200 s) | epochs | held-out mean Dice |\n|---|---:|---:|")
+        for name in SETTINGS:
+            r = short_fit(name, a.manifest, a.work)
+            print(f"| {name} | {r['epochs']} | {r['mean_dice']:.3f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

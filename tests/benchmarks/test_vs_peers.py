@@ -1,0 +1,60 @@
+"""``benchmarks/vs_peers.py``: nnU-Net at medseg's capacity, and the quick time-to-Dice run of a medseg recipe."""
+
+import json
+
+import pytest
+
+from tests.benchmarks.scripts import load_script
+
+
+def _script():
+    return load_script("vs_peers.py")
+
+
+def _plans(stages: int) -> dict:
+    arch = {"n_stages": stages, "features_per_stage": [min(32 * 2**i, 512) for i in range(stages)], "kernel_sizes": [[3, 3]] * stages}
+    config = {"data_identifier": "nnUNetPlans_2d", "batch_size": 47, "patch_size": [96, 96],
+              "architecture": {"network_class_name": "PlainConvUNet", "arch_kwargs": arch}}  # fmt: skip
+    return {"plans_name": "nnUNetPlans", "configurations": {"2d": config, "3d_fullres": {"batch_size": 2}}}
+
+
+@pytest.mark.parametrize("stages", [4, 7])
+def test_capacity_plans_narrow_the_2d_network_only(stages):
+    peers = _script()
+    plans = _plans(stages)
+    original = json.dumps(plans, sort_keys=True)
+    edited = peers.capacity_plans(plans)
+    assert json.dumps(plans, sort_keys=True) == original  # the input is not modified
+    config = edited["configurations"]["2d"]
+    expected = [16, 32, 64, 128, 256, 256, 256][:stages]
+    assert config["architecture"]["arch_kwargs"]["features_per_stage"] == expected
+    assert config["batch_size"] == 16
+    assert edited["plans_name"] == peers.CAPACITY_PLANS != "nnUNetPlans"
+    # the preprocessed data of the planned configuration is reused, everything else is as planned
+    assert config["data_identifier"] == "nnUNetPlans_2d" and config["patch_size"] == [96, 96]
+    assert edited["configurations"]["3d_fullres"] == plans["configurations"]["3d_fullres"]
+
+
+def test_points_must_end_at_the_budget(tmp_path):
+    peers = _script()
+    with pytest.raises(SystemExit):
+        peers.main(["--work", str(tmp_path), "--budget", "600", "--points", "300", "900"])
+
+
+@pytest.mark.slow
+def test_quick_run_scores_each_point_and_resumes(tmp_path):
+    peers = _script()
+    work = tmp_path / "w"
+    assert peers.main(["--quick", "true", "--work", str(work), "--systems", "medseg-demo"]) == 0
+    results = json.loads((work / "results.json").read_text())
+    points = results["medseg-demo"]["points"]
+    assert list(points) == ["0 min", "60 min"]  # the first step's weights, then the last ones
+    assert points["0 min"]["steps"] == 1 and points["60 min"]["steps"] == 3
+    assert points["0 min"]["seconds"] < points["60 min"]["seconds"]
+    for point in points.values():
+        assert all(len(v) == 1 and (v[0] != v[0] or 0.0 <= v[0] <= 1.0) for v in point["dice"].values())  # 1 held-out subject
+    assert (work / "time_to_dice.png").stat().st_size > 0
+    log = work / "medseg-demo_fit.log"
+    before = log.stat().st_mtime_ns
+    assert peers.main(["--quick", "true", "--work", str(work), "--systems", "medseg-demo"]) == 0
+    assert log.stat().st_mtime_ns == before  # a system in results.json is not trained again
