@@ -118,11 +118,11 @@ def synth(
     elif kind == "torso":
         make, what = _torso_maker(spacing, index_url, downloads), f"torsos from real CT at {spacing:g} mm, TotalSegmentator labels"
     else:
-        make, what = (lambda s: make_phantom(kind, size, s)), f"phantoms, {size}^3 voxels"
+        make, what = (lambda s: make_phantom(kind, size, s)), f"{kind} phantoms, {size}^3 voxels"
     move_to_backup(earlier, root / "previous", f"synth --out {root}")  # only once the subjects can be made
     manifest: dict = {
         "name": f"{kind}-synthetic",
-        "description": f"medseg {kind} {what}, seed {seed}",
+        "description": f"medseg {what}, seed {seed}",
         "modality": MODALITY[kind],
         "labels": table.labels_json(),
         "label_map": table.label_map_json(),
@@ -143,7 +143,7 @@ def synth(
                 bar.update()
             manifest[split] = entries
     write_manifest(root / "dataset.json", manifest)
-    print(f"wrote {subjects} {kind} {what.split(',')[0]} and {root / 'dataset.json'}")
+    print(f"wrote {subjects} {what.split(',')[0]} and {root / 'dataset.json'}")
     return 0
 
 
