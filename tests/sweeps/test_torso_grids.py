@@ -12,15 +12,17 @@ from medseg.sweep import expand, load_grid
 EXPERIMENTS = Path(__file__).parents[2] / "experiments" / "scse_miccai2018"
 
 
-def test_torso_grid_is_quicknat16_none_vs_scse_by_three_seeds():
+def test_torso_grid_is_quicknat16_none_vs_scse_and_the_control_by_three_seeds():
     grid = load_grid(EXPERIMENTS / "torso.yaml")
     runs = expand(grid, "runs")
-    cells = Counter((r.config["model"]["network"]["attention"], r.config["seed_everything"]) for r in runs)
-    assert len(runs) == 6 and set(cells) == {(a, s) for a in ("none", "scse") for s in (0, 1, 2)}
+    cells = Counter((r.config["model"]["network"]["attention"], r.config["model"]["network"]["options"]["features"],
+                     r.config["seed_everything"]) for r in runs)  # fmt: skip
+    expected = {(a, f, s) for a, f in (("none", 16), ("scse", 16), ("none", 8)) for s in (0, 1, 2)}
+    assert len(runs) == 9 and set(cells) == expected
     assert grid["checkpoint"] == "best.ckpt"
     for run in runs:
         c = run.config
-        assert c["model"]["network"]["name"] == "quicknat" and c["model"]["network"]["options"]["features"] == 16
+        assert c["model"]["network"]["name"] == "quicknat" and c["model"]["network"]["options"]["kernel_size"] == 5
         assert c["data"]["manifest"] == "data/torso/dataset.json" and c["data"]["plane"] == "axial"
         assert c["data"]["normalize"] == "window" and c["selection"]["monitor"] == "val/mean_dice"
 
