@@ -110,12 +110,12 @@ def nnunet_system(name: str, work: Path, manifest: Path, python: Path, budget: f
            "MEDSEG_NNUNET_SAVE_AT": ",".join(f"{p:g}" for p in points[:-1])}  # fmt: skip
     pre = nn / "nnUNet_preprocessed" / vs_nnunet.DATASET
     times = {}
-    if not (pre / "nnUNetPlans.json").is_file():
+    site = subprocess.run([str(python), "-c", "import nnunetv2, os; print(os.path.dirname(nnunetv2.__file__))"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    shutil.copy(ROOT / "benchmarks" / "nnunet" / "nnUNetTrainerMedsegBudget.py", Path(site) / "training" / "nnUNetTrainer")
+    if not (pre / "nnUNetPlans.json").is_file():  # planned and preprocessed once, for both nnU-Net systems
         shutil.rmtree(nn / "nnUNet_raw", ignore_errors=True)
         splits = vs_nnunet.convert(manifest, nn / "nnUNet_raw")
-        site = subprocess.run([str(python), "-c", "import nnunetv2, os; print(os.path.dirname(nnunetv2.__file__))"],
-                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-        shutil.copy(ROOT / "benchmarks" / "nnunet" / "nnUNetTrainerMedsegBudget.py", Path(site) / "training" / "nnUNetTrainer")
         times["plan_preprocess_s"] = vs_nnunet.run([str(bindir / "nnUNetv2_plan_and_preprocess"), "-d", "501", "-c", "2d",
                                                     "-np", "2", "--verify_dataset_integrity"], env, nn / "plan.log")  # fmt: skip
         (pre / "splits_final.json").write_text(json.dumps([{"train": splits["training"], "val": splits["validation"]}]))
