@@ -24,12 +24,12 @@ Markdown table of mean Dice per point and per structure at the last point, and d
     python3 -m venv /work/nnunet-venv && /work/nnunet-venv/bin/pip install torch==2.13.0 nnunetv2 \\
       && /work/nnunet-venv/bin/pip install torch==2.13.0
     .venv/bin/python benchmarks/vs_peers.py --manifest data/brain_pv/dataset.json --work runs/vs_peers   # ~4.5 h
+    .venv/bin/python benchmarks/vs_peers.py --quick true      # the suite's smoke run (medseg and MONAI, seconds)
 
 (nnU-Net 2.8.1's install took 19 min here beside a training, 2 CPU minutes, and ends with pip's warning that
 torchvision wants a newer torch: harmless, nothing on this path imports torchvision. Checked end to end on 32^3
 phantoms with ``--systems nnunet nnunet-capacity --budget 60 --points 20 60 --nnunet-iters 2``: plan, both
 trainings, the saved points predicted and scored.)
-    .venv/bin/python benchmarks/vs_peers.py --quick true      # the suite's smoke run (medseg and MONAI, seconds)
 """
 
 from __future__ import annotations
