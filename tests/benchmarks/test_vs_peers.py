@@ -58,3 +58,17 @@ def test_quick_run_scores_each_point_and_resumes(tmp_path):
     before = log.stat().st_mtime_ns
     assert peers.main(["--quick", "true", "--work", str(work), "--systems", "medseg-demo"]) == 0
     assert log.stat().st_mtime_ns == before  # a system in results.json is not trained again
+
+
+def test_table_gives_each_point_reached_and_the_last_point_per_structure():
+    peers = _script()
+    nan = float("nan")
+    results = {
+        "a": {"points": {"5 min": {"dice": {"x": [0.5, 0.7], "y": [0.1, nan]}},
+                         "45 min": {"dice": {"x": [0.9, 0.9], "y": [0.5, 0.7]}}}},  # fmt: skip
+        "b": {"points": {"5 min": {"dice": {"x": [0.2, 0.4], "y": [0.0, 0.2]}}}},  # stopped before 45 minutes
+    }
+    lines = peers.table(results, [300.0, 2700.0]).splitlines()
+    # mean over subjects of each subject's foreground mean, an absent structure left out: a at 5 min = (0.3 + 0.7) / 2, at 45 (0.7 + 0.8) / 2
+    assert lines[2] == "| a | 0.500 | 0.750 |" and lines[3] == "| b | 0.200 | – |"
+    assert "| x | 0.900 | 0.300 |" in lines and "| y | 0.600 | 0.100 |" in lines  # a at 45 min, b at 5 min
