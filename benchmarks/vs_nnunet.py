@@ -73,30 +73,62 @@ def run(cmd: list[str], env: dict | None = None, log: Path | None = None) -> flo
     return time.perf_counter() - start
 
 
-def nnunet_side(work: Path, splits: dict, python: Path, budget: float, iters: int, batch: int | None = None) -> dict:
-    """Plan, preprocess, train within ``budget`` seconds and predict the test subjects with nnU-Net 2D."""
-    bindir = python.parent
-    env = {"nnUNet_raw": str(work / "nnUNet_raw"), "nnUNet_preprocessed": str(work / "nnUNet_preprocessed"),
-           "nnUNet_results": str(work / "nnUNet_results"), "nnUNet_n_proc_DA": "2", "OMP_NUM_THREADS": "2",
-           "MEDSEG_NNUNET_BUDGET_S": str(budget), "MEDSEG_NNUNET_ITERS": str(iters),
-           **({"MEDSEG_NNUNET_BATCH": str(batch)} if batch else {})}  # fmt: skip
-    site = subprocess.run([str(python), "-c", "import nnunetv2, os; print(os.path.dirname(nnunetv2.__file__))"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    shutil.copy(ROOT / "benchmarks" / "nnunet" / "nnUNetTrainerMedsegBudget.py", Path(site) / "training" / "nnUNetTrainer")
-    version = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('nnunetv2'))"],
-                             capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    times = {"plan_preprocess_s": run([str(bindir / "nnUNetv2_plan_and_preprocess"), "-d", "501", "-c", "2d", "-np", "2",
-                                       "--verify_dataset_integrity"], env, work / "nnunet_plan.log")}  # fmt: skip
-    pre = work / "nnUNet_preprocessed" / DATASET
+TRAINER = "nnUNetTrainerMedsegBudget"
+
+
+def nnunet_env(nn: Path, budget: float, iters: int, batch: int | None = None, save_at: list[float] = ()) -> dict:
+    """nnU-Net's folders under ``nn``, 2 threads, and the budget trainer's settings (benchmarks/nnunet/)."""
+    env = {"nnUNet_raw": str(nn / "nnUNet_raw"), "nnUNet_preprocessed": str(nn / "nnUNet_preprocessed"),
+           "nnUNet_results": str(nn / "nnUNet_results"), "nnUNet_n_proc_DA": "2", "OMP_NUM_THREADS": "2",
+           "MEDSEG_NNUNET_BUDGET_S": str(budget), "MEDSEG_NNUNET_ITERS": str(iters)}  # fmt: skip
+    if batch:
+        env["MEDSEG_NNUNET_BATCH"] = str(batch)
+    if save_at:
+        env["MEDSEG_NNUNET_SAVE_AT"] = ",".join(f"{p:g}" for p in save_at)
+    return env
+
+
+def install_trainer(python: Path) -> str:
+    """Copy the budget trainer into the nnU-Net install of ``python``; returns nnunetv2's version."""
+    code = "import nnunetv2, os, importlib.metadata as m; print(os.path.dirname(nnunetv2.__file__)); print(m.version('nnunetv2'))"
+    site, version = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    shutil.copy(ROOT / "benchmarks" / "nnunet" / f"{TRAINER}.py", Path(site) / "training" / "nnUNetTrainer")
+    return version
+
+
+def plan_preprocess(manifest: Path, nn: Path, python: Path, env: dict) -> float:
+    """Convert the manifest, ``nnUNetv2_plan_and_preprocess -c 2d`` and write medseg's split as fold 0; seconds."""
+    shutil.rmtree(nn / "nnUNet_raw", ignore_errors=True)
+    splits = convert(manifest, nn / "nnUNet_raw")
+    seconds = run([str(python.parent / "nnUNetv2_plan_and_preprocess"), "-d", "501", "-c", "2d", "-np", "2",
+                   "--verify_dataset_integrity"], env, nn / "nnunet_plan.log")  # fmt: skip
+    pre = nn / "nnUNet_preprocessed" / DATASET
     (pre / "splits_final.json").write_text(json.dumps([{"train": splits["training"], "val": splits["validation"]}]))
-    trainer = "nnUNetTrainerMedsegBudget"
-    times["train_s"] = run([str(bindir / "nnUNetv2_train"), "501", "2d", "0", "-tr", trainer, "-device", "cpu"], env,
-                           work / "nnunet_train.log")  # fmt: skip
+    return seconds
+
+
+def train(nn: Path, python: Path, env: dict, plans: str, log: Path) -> float:
+    """``nnUNetv2_train 501 2d 0`` with the budget trainer and plans ``plans`` on the CPU; seconds."""
+    return run([str(python.parent / "nnUNetv2_train"), "501", "2d", "0", "-tr", TRAINER, "-p", plans, "-device", "cpu"],
+               env, log)  # fmt: skip
+
+
+def predict(nn: Path, python: Path, env: dict, plans: str, checkpoint: str, out: Path, log: Path) -> float:
+    """``nnUNetv2_predict`` of the test images with one saved state (no test-time mirroring); seconds."""
+    return run([str(python.parent / "nnUNetv2_predict"), "-i", str(nn / "nnUNet_raw" / DATASET / "imagesTs"), "-o", str(out),
+                "-d", "501", "-c", "2d", "-f", "0", "-tr", TRAINER, "-p", plans, "-chk", checkpoint, "-device", "cpu",
+                "--disable_tta", "-npp", "1", "-nps", "1"], env, log)  # fmt: skip
+
+
+def nnunet_side(work: Path, manifest: Path, python: Path, budget: float, iters: int, batch: int | None = None) -> dict:
+    """Plan, preprocess, train within ``budget`` seconds and predict the test subjects with nnU-Net 2D."""
+    env = nnunet_env(work, budget, iters, batch)
+    version = install_trainer(python)
+    times = {"plan_preprocess_s": plan_preprocess(manifest, work, python, env)}
+    times["train_s"] = train(work, python, env, "nnUNetPlans", work / "nnunet_train.log")
     out = work / "nnunet_predictions"
-    times["predict_s"] = run([str(bindir / "nnUNetv2_predict"), "-i", str(work / "nnUNet_raw" / DATASET / "imagesTs"), "-o",
-                              str(out), "-d", "501", "-c", "2d", "-f", "0", "-tr", trainer, "-chk", "checkpoint_final.pth",
-                              "-device", "cpu", "--disable_tta", "-npp", "1", "-nps", "1"], env, work / "nnunet_predict.log")  # fmt: skip
-    plans = json.loads((pre / "nnUNetPlans.json").read_text())["configurations"]["2d"]
+    times["predict_s"] = predict(work, python, env, "nnUNetPlans", "checkpoint_final.pth", out, work / "nnunet_predict.log")
+    plans = json.loads((work / "nnUNet_preprocessed" / DATASET / "nnUNetPlans.json").read_text())["configurations"]["2d"]
     arch = plans["architecture"]["arch_kwargs"]
     plan = {k: plans[k] for k in ("patch_size", "batch_size", "spacing", "normalization_schemes")}
     plan.update(stages=arch["n_stages"], features=arch["features_per_stage"])
@@ -164,9 +196,7 @@ def main() -> None:
     results_path = a.work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else {}
     if "nnunet" not in a.skip:
-        shutil.rmtree(a.work / "nnUNet_raw", ignore_errors=True)
-        splits = convert(manifest, a.work / "nnUNet_raw")
-        side = nnunet_side(a.work, splits, a.nnunet_python, a.budget, a.nnunet_iters, a.nnunet_batch)
+        side = nnunet_side(a.work, manifest, a.nnunet_python, a.budget, a.nnunet_iters, a.nnunet_batch)
         results[a.nnunet_key] = {**{k: v for k, v in side.items() if k != "predictions"}, "dice": score(manifest, side["predictions"])}
         results_path.write_text(json.dumps(results, indent=1))
     if "medseg" not in a.skip:

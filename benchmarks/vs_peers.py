@@ -37,8 +37,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -108,45 +106,30 @@ def nnunet_system(name: str, work: Path, manifest: Path, python: Path, budget: f
                   iters: int) -> dict:  # fmt: skip
     """nnU-Net v2 2D under the budget (own plan or :func:`capacity_plans`), each saved state predicted."""
     nn = work / "nnunet"
-    bindir = python.parent
-    env = {"nnUNet_raw": str(nn / "nnUNet_raw"), "nnUNet_preprocessed": str(nn / "nnUNet_preprocessed"),
-           "nnUNet_results": str(nn / "nnUNet_results"), "nnUNet_n_proc_DA": "2", "OMP_NUM_THREADS": "2",
-           "MEDSEG_NNUNET_BUDGET_S": str(budget), "MEDSEG_NNUNET_ITERS": str(iters),
-           "MEDSEG_NNUNET_SAVE_AT": ",".join(f"{p:g}" for p in points[:-1])}  # fmt: skip
+    env = vs_nnunet.nnunet_env(nn, budget, iters, save_at=points[:-1])
+    version = vs_nnunet.install_trainer(python)
     pre = nn / "nnUNet_preprocessed" / vs_nnunet.DATASET
     times = {}
-    site = subprocess.run([str(python), "-c", "import nnunetv2, os; print(os.path.dirname(nnunetv2.__file__))"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    shutil.copy(ROOT / "benchmarks" / "nnunet" / "nnUNetTrainerMedsegBudget.py", Path(site) / "training" / "nnUNetTrainer")
     if not (pre / "nnUNetPlans.json").is_file():  # planned and preprocessed once, for both nnU-Net systems
-        shutil.rmtree(nn / "nnUNet_raw", ignore_errors=True)
-        splits = vs_nnunet.convert(manifest, nn / "nnUNet_raw")
-        times["plan_preprocess_s"] = vs_nnunet.run([str(bindir / "nnUNetv2_plan_and_preprocess"), "-d", "501", "-c", "2d",
-                                                    "-np", "2", "--verify_dataset_integrity"], env, nn / "plan.log")  # fmt: skip
-        (pre / "splits_final.json").write_text(json.dumps([{"train": splits["training"], "val": splits["validation"]}]))
+        times["plan_preprocess_s"] = vs_nnunet.plan_preprocess(manifest, nn, python, env)
     plans_name = "nnUNetPlans"
     if name == "nnunet-capacity":
         plans_name = CAPACITY_PLANS
         plans = json.loads((pre / "nnUNetPlans.json").read_text())
         (pre / f"{CAPACITY_PLANS}.json").write_text(json.dumps(capacity_plans(plans), indent=1))
-    trainer = "nnUNetTrainerMedsegBudget"
-    times["train_s"] = vs_nnunet.run([str(bindir / "nnUNetv2_train"), "501", "2d", "0", "-tr", trainer, "-p", plans_name,
-                                      "-device", "cpu"], env, work / f"{name}_train.log")  # fmt: skip
+    times["train_s"] = vs_nnunet.train(nn, python, env, plans_name, work / f"{name}_train.log")
     checkpoints = [f"checkpoint_at_{p:g}s.pth" for p in points[:-1]] + ["checkpoint_final.pth"]
-    results = nn / "nnUNet_results" / vs_nnunet.DATASET / f"{trainer}__{plans_name}__2d" / "fold_0"
+    results = nn / "nnUNet_results" / vs_nnunet.DATASET / f"{vs_nnunet.TRAINER}__{plans_name}__2d" / "fold_0"
     scored = {}
     for point, checkpoint in zip(points, checkpoints):
         if not (results / checkpoint).is_file():
             continue
         out = work / "predictions" / name / checkpoint.removesuffix(".pth")
-        vs_nnunet.run([str(bindir / "nnUNetv2_predict"), "-i", str(nn / "nnUNet_raw" / vs_nnunet.DATASET / "imagesTs"),
-                       "-o", str(out), "-d", "501", "-c", "2d", "-f", "0", "-tr", trainer, "-p", plans_name, "-chk",
-                       checkpoint, "-device", "cpu", "--disable_tta", "-npp", "1", "-nps", "1"], env,
-                      work / f"{name}_predict.log")  # fmt: skip
+        vs_nnunet.predict(nn, python, env, plans_name, checkpoint, out, work / f"{name}_predict.log")
         state = torch.load(results / checkpoint, map_location="cpu", weights_only=False)
         scored[point_name(point)] = {"seconds": None, "epochs": state.get("current_epoch"), "dice": vs_nnunet.score(manifest, out)}
     arch = json.loads((pre / f"{plans_name}.json").read_text())["configurations"]["2d"]
-    return {"plans": plans_name, "features": arch["architecture"]["arch_kwargs"]["features_per_stage"],
+    return {"version": version, "plans": plans_name, "features": arch["architecture"]["arch_kwargs"]["features_per_stage"],
             "batch_size": arch["batch_size"], "times": times, "points": scored}  # fmt: skip
 
 
