@@ -145,9 +145,10 @@ def learning_curves(curves: Mapping[str, Mapping[str, Sequence]], title: str = "
 
 def label_colours(num_classes: int) -> list[tuple[float, float, float]]:
     """RGB in [0, 1] of each class id (tab20 then tab20b, cycling): neighbouring ids, such as a structure's
-    white matter and cortex, never get two shades of one hue as on a continuous map. The one definition of
-    medseg's label colours: figures and the viewer label tables (:mod:`medseg.eval.label_tables`) use it."""
-    palette = [*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors]
+    white matter and cortex, never get two shades of one hue as on a continuous map; tab20's two greys are
+    left out, as a grey label vanishes over an MR or CT image. The one definition of medseg's label colours:
+    figures and the viewer label tables (:mod:`medseg.eval.label_tables`) use it."""
+    palette = [c for c in (*plt.get_cmap("tab20").colors, *plt.get_cmap("tab20b").colors) if max(c) - min(c) > 0.05]
     return [tuple(float(v) for v in palette[i % len(palette)]) for i in range(num_classes)]
 
 

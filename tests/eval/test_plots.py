@@ -39,6 +39,12 @@ def test_label_colormap_gives_neighbouring_class_ids_clearly_different_colours()
     assert np.linalg.norm(np.diff(rgb, axis=0), axis=1).min() >= 0.2
 
 
+def test_label_colours_have_a_hue_that_shows_over_a_grey_image():
+    # a grey label (R = G = B) is invisible over MR/CT greys: Visceral's 20 and MALC's 27 classes, and more
+    rgb = np.array(plots.label_colours(60)[1:])
+    assert (rgb.max(axis=1) - rgb.min(axis=1)).min() > 0.1
+
+
 def test_segmentation_figure_overlays_reference_and_prediction_ids():
     labels = np.arange(12).reshape(3, 4) % 5
     fig = plots.segmentation_figure(np.ones((3, 4)), labels, (labels + 1) % 5, num_classes=5)
