@@ -25,7 +25,10 @@ def _finish(image: np.ndarray, label: np.ndarray, transform: Callable | None) ->
     }
     if transform is not None:
         out = transform({"image": item["image"], "label": item["label"][None].float()})
-        item = {"image": torch.as_tensor(out["image"]).float(), "label": torch.as_tensor(out["label"])[0].round().long()}
+        # plain tensors: MONAI returns MetaTensors, and every op of a step on one runs MONAI's Python
+        # __torch_function__ (metadata copies), a per-op host cost that would follow the batch to the GPU
+        image, label = (torch.as_tensor(out[k]).as_subclass(torch.Tensor) for k in ("image", "label"))
+        item = {"image": image.float(), "label": label[0].round().long()}
     return item
 
 

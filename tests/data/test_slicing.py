@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from medseg.data.augment import build_augmentation
 from medseg.data.cache import Volume
 from medseg.data.slicing import PLANE_AXIS, PatchDataset, SliceDataset, SubjectDataset
 
@@ -23,6 +24,22 @@ def test_slices_match_numpy_indexing(plane):
     np.testing.assert_array_equal(item["image"].numpy(), np.take(v.image, 3, axis=axis + 1))
     np.testing.assert_array_equal(item["label"].numpy(), np.take(v.label, 3, axis=axis))
     assert item["image"].dtype == torch.float32 and item["label"].dtype == torch.int64
+
+
+@pytest.mark.parametrize("spatial_dims", [2, 3])
+def test_augmented_samples_and_batches_are_plain_tensors(spatial_dims):
+    # MONAI's transforms return MetaTensors; a batch of them would run MONAI's Python __torch_function__ on
+    # every op of the training step
+    transform = build_augmentation(["affine", "intensity", "noise"], spatial_dims, prob=1.0)
+    torch.manual_seed(0)
+    if spatial_dims == 2:
+        dataset = SliceDataset([volume()], "axial", transform=transform)
+    else:
+        dataset = PatchDataset([volume()], (4, 4, 4), samples_per_volume=2, transform=transform)
+    batch = torch.utils.data.default_collate([dataset[0], dataset[1]])
+    for x in (dataset[0]["image"], dataset[0]["label"], batch["image"], batch["label"]):
+        assert type(x) is torch.Tensor
+    assert batch["image"].dtype == torch.float32 and batch["label"].dtype == torch.int64
 
 
 def test_drop_background_slices():
