@@ -205,7 +205,10 @@ def bare_loops(args: argparse.Namespace, root: Path) -> dict[str, float]:
 
 
 def summarise(epochs: list[dict], bare: dict[str, float], rate: float) -> dict:
-    """Means over the epochs after the first (its caches warm up), the host side and the projection at ``rate``."""
+    """Means over the epochs after the first (its caches warm up), the host side and the projection at ``rate``.
+
+    The loader stays hidden with W workers when each worker's slices take no longer than their compute:
+    W >= loader seconds per slice x ``rate``."""
     steady = epochs[1:] or epochs
     mean = {k: statistics.fmean(e[k] for e in steady) for k in (*PARTS, "wall", "train_slices", "val_slices")}
     train_compute = bare["train_compute_s_per_slice"] * mean["train_slices"]
@@ -218,7 +221,7 @@ def summarise(epochs: list[dict], bare: dict[str, float], rate: float) -> dict:
             "host": host, "host_s": host_s, "gpu_slices_per_s": rate, "projected_gpu_compute_s": compute,
             "overhead_share": host_s / (host_s + compute), "loader_s": mean["data_wait"],
             "loader_share_in_main_process": (host_s + mean["data_wait"]) / (host_s + mean["data_wait"] + compute),
-            "workers_to_hide_loader": bare["loader_s_per_slice"] * rate}  # fmt: skip  (each worker's slices take no longer than their compute)
+            "workers_to_hide_loader": bare["loader_s_per_slice"] * rate}  # fmt: skip
 
 
 def table(summary: dict) -> str:

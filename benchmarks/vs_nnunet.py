@@ -107,7 +107,7 @@ def plan_preprocess(manifest: Path, nn: Path, python: Path, env: dict) -> float:
     return seconds
 
 
-def train(nn: Path, python: Path, env: dict, plans: str, log: Path) -> float:
+def train(python: Path, env: dict, plans: str, log: Path) -> float:
     """``nnUNetv2_train 501 2d 0`` with the budget trainer and plans ``plans`` on the CPU; seconds."""
     return run([str(python.parent / "nnUNetv2_train"), "501", "2d", "0", "-tr", TRAINER, "-p", plans, "-device", "cpu"],
                env, log)  # fmt: skip
@@ -125,7 +125,7 @@ def nnunet_side(work: Path, manifest: Path, python: Path, budget: float, iters: 
     env = nnunet_env(work, budget, iters, batch)
     version = install_trainer(python)
     times = {"plan_preprocess_s": plan_preprocess(manifest, work, python, env)}
-    times["train_s"] = train(work, python, env, "nnUNetPlans", work / "nnunet_train.log")
+    times["train_s"] = train(python, env, "nnUNetPlans", work / "nnunet_train.log")
     out = work / "nnunet_predictions"
     times["predict_s"] = predict(work, python, env, "nnUNetPlans", "checkpoint_final.pth", out, work / "nnunet_predict.log")
     plans = json.loads((work / "nnUNet_preprocessed" / DATASET / "nnUNetPlans.json").read_text())["configurations"]["2d"]

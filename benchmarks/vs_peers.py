@@ -117,7 +117,7 @@ def nnunet_system(name: str, work: Path, manifest: Path, python: Path, budget: f
         plans_name = CAPACITY_PLANS
         plans = json.loads((pre / "nnUNetPlans.json").read_text())
         (pre / f"{CAPACITY_PLANS}.json").write_text(json.dumps(capacity_plans(plans), indent=1))
-    times["train_s"] = vs_nnunet.train(nn, python, env, plans_name, work / f"{name}_train.log")
+    times["train_s"] = vs_nnunet.train(python, env, plans_name, work / f"{name}_train.log")
     checkpoints = [f"checkpoint_at_{p:g}s.pth" for p in points[:-1]] + ["checkpoint_final.pth"]
     results = nn / "nnUNet_results" / vs_nnunet.DATASET / f"{vs_nnunet.TRAINER}__{plans_name}__2d" / "fold_0"
     scored = {}
