@@ -70,7 +70,8 @@ def capacity_plans(plans: dict, features: int = 16, cap: int = 256, batch: int =
 
 
 def point_name(seconds: float) -> str:
-    return f"{seconds / 60:g} min"
+    """``5 min`` for whole minutes, ``20 s`` otherwise (short phantom checks)."""
+    return f"{seconds / 60:g} min" if seconds % 60 == 0 else f"{seconds:g} s"
 
 
 def medseg_system(name: str, work: Path, manifest: Path, budget: float, points: list[float], quick: bool) -> dict:

@@ -72,3 +72,8 @@ def test_table_gives_each_point_reached_and_the_last_point_per_structure():
     # mean over subjects of each subject's foreground mean, an absent structure left out: a at 5 min = (0.3 + 0.7) / 2, at 45 (0.7 + 0.8) / 2
     assert lines[2] == "| a | 0.500 | 0.750 |" and lines[3] == "| b | 0.200 | – |"
     assert "| x | 0.900 | 0.300 |" in lines and "| y | 0.600 | 0.100 |" in lines  # a at 45 min, b at 5 min
+
+
+def test_point_names_are_whole_minutes_or_seconds():
+    peers = _script()
+    assert [peers.point_name(t) for t in (0.0, 300.0, 2700.0, 20.0, 90.0)] == ["0 min", "5 min", "45 min", "20 s", "90 s"]
