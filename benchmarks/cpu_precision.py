@@ -11,6 +11,9 @@ checkpoint: held-out mean Dice and the epochs the budget allowed.
 
     .venv/bin/python benchmarks/cpu_precision.py --features 16 64 --threads 2
     .venv/bin/python benchmarks/cpu_precision.py --features 16 --fit true --manifest data/brain_pv/dataset.json
+    .venv/bin/python benchmarks/cpu_precision.py --quick true --out /tmp/cpu_precision    # the suite's smoke run
+
+Tables, a JSON of every figure and ``cpu_precision.png`` (step ratios; Dice against fit time) go to ``--out``.
 """
 
 from __future__ import annotations
@@ -90,7 +93,37 @@ def short_fit(name: str, manifest: str, work: Path) -> dict:
                 raise SystemExit(f"{name}: medseg {command[0]} failed ({done.returncode}); see {log.name}")
     summary = json.loads((run_dir / "results" / "summary.json").read_text())
     training = json.loads((run_dir / "results" / "training.json").read_text())
-    return {"mean_dice": summary["mean_dice"], "epochs": training.get("epochs")}
+    return {"mean_dice": summary["mean_dice"], "epochs": training.get("epochs"), "train_seconds": training.get("train_seconds")}
+
+
+def plot(steps: dict[int, dict[str, float]], fits: dict[str, dict], path: Path) -> None:
+    """Step time vs float32 per setting and width; with fits, held-out Dice against fit seconds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2 if fits else 1, figsize=(11 if fits else 6, 3.8), squeeze=False)
+    ax, width = axes[0][0], 0.8 / max(1, len(steps))
+    for i, (features, medians) in enumerate(steps.items()):
+        ratios = [medians[name] / medians["float32"] for name in SETTINGS]
+        ax.bar([k + i * width for k in range(len(SETTINGS))], ratios, width, label=f"QuickNAT {features} features")
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_xticks([k + width * (len(steps) - 1) / 2 for k in range(len(SETTINGS))], [n.replace(" + ", "\n+ ") for n in SETTINGS])
+    ax.set(ylabel="training step time vs float32", title="bare QuickNAT step, this CPU")
+    ax.legend(fontsize=8)
+    if fits:
+        ax = axes[0][1]
+        for name, r in fits.items():
+            ax.scatter(r["train_seconds"], r["mean_dice"], label=name)
+        ax.set(xlabel="fit training seconds (demo recipe)", ylabel="held-out mean Dice", title="short fit, one seed")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,25 +138,45 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fit", type=lambda s: s.lower() == "true", default=False)
     p.add_argument("--manifest", default="data/brain_pv/dataset.json")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "cpu_precision")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cpu_precision",
+                   help="cpu_precision.{json,md,png}")  # fmt: skip
+    p.add_argument("--quick", type=lambda s: s.lower() == "true", default=False, help="the suite's smoke run: tiny, no fits")
     a = p.parse_args(argv)
+    if a.quick:
+        a.features, a.batch, a.size, a.warmup, a.repeats, a.fit = [4], 2, 32, 1, 2, False
     torch.set_num_threads(a.threads)
     flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
     isa = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f" {f}" in flags]
-    print(f"torch {torch.__version__}, {a.threads} threads, CPU flags: {', '.join(isa) or 'unknown'}; "
-          f"batch {a.batch} x 1 x {a.size}^2, {a.repeats} rounds after {a.warmup} warm-up")  # fmt: skip
-    print("\n| QuickNAT features | setting | step ms (median) | vs float32 |\n|---:|---|---:|---:|")
+    lines = [f"torch {torch.__version__}, {a.threads} threads, CPU flags: {', '.join(isa) or 'unknown'}; "
+             f"batch {a.batch} x 1 x {a.size}^2, {a.repeats} rounds after {a.warmup} warm-up",
+             "", "| QuickNAT features | setting | step ms (median) | vs float32 |", "|---:|---|---:|---:|"]  # fmt: skip
+    print("\n".join(lines), flush=True)
+    steps: dict[int, dict[str, float]] = {}
     for features in a.features:
-        medians = time_settings(features, a)
+        steps[features] = medians = time_settings(features, a)
         for name, seconds in medians.items():
-            print(f"| {features} | {name} | {seconds * 1e3:.0f} | {seconds / medians['float32']:.2f}x |", flush=True)
+            lines.append(f"| {features} | {name} | {seconds * 1e3:.0f} | {seconds / medians['float32']:.2f}x |")
+            print(lines[-1], flush=True)
+    fits: dict[str, dict] = {}
     if a.fit:
         if not Path(a.manifest).is_file():
             p.error(f"--manifest {a.manifest} not found (medseg synth --kind brain --out data/brain_pv --subjects 20 --resolution 2 --seed 0)")
         a.work.mkdir(parents=True, exist_ok=True)
-        print("\n| setting (demo recipe, 200 s) | epochs | held-out mean Dice |\n|---|---:|---:|")
+        lines += ["", "| setting (demo recipe, 200 s) | epochs | fit train seconds | held-out mean Dice |", "|---|---:|---:|---:|"]
+        print("\n".join(lines[-3:]), flush=True)
         for name in SETTINGS:
-            r = short_fit(name, a.manifest, a.work)
-            print(f"| {name} | {r['epochs']} | {r['mean_dice']:.3f} |", flush=True)
+            fits[name] = r = short_fit(name, a.manifest, a.work)
+            lines.append(f"| {name} | {r['epochs']} | {r['train_seconds']:.1f} | {r['mean_dice']:.3f} |")
+            print(lines[-1], flush=True)
+    a.out.mkdir(parents=True, exist_ok=True)
+    result = {"torch": torch.__version__, "threads": a.threads, "cpu_flags": isa, "batch": a.batch, "size": a.size,
+              "step_s": {str(f): m for f, m in steps.items()}, "fits": fits}  # fmt: skip
+    for name, text in (("cpu_precision.json", json.dumps(result, indent=1)), ("cpu_precision.md", "\n".join(lines) + "\n")):
+        tmp = a.out / f"{name}.tmp"
+        tmp.write_text(text)
+        tmp.replace(a.out / name)
+    plot(steps, fits, a.out / "cpu_precision.png")
+    print(f"wrote {a.out}/cpu_precision.{{json,md,png}}")
     return 0
 
 

@@ -1,7 +1,9 @@
 """``benchmarks/cpu_precision.py``: the four settings train the same network, and the timing table covers them."""
 
 import argparse
+import json
 
+import pytest
 import torch
 
 from tests.benchmarks.scripts import load_script
@@ -58,3 +60,14 @@ def test_time_settings_times_every_setting():
     medians = script.time_settings(4, args)
     assert set(medians) == set(script.SETTINGS)
     assert all(seconds > 0 for seconds in medians.values())
+
+
+@pytest.mark.slow
+def test_quick_run_writes_the_table_json_and_figure(tmp_path):
+    script = _script()
+    assert script.main(["--quick", "true", "--threads", "1", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "cpu_precision.json").read_text())
+    assert set(result["step_s"]["4"]) == set(script.SETTINGS) and min(result["step_s"]["4"].values()) > 0
+    table = (tmp_path / "cpu_precision.md").read_text()
+    assert all(f"| 4 | {name} |" in table for name in script.SETTINGS)
+    assert (tmp_path / "cpu_precision.png").stat().st_size > 0 and not list(tmp_path.glob("*.tmp*"))
