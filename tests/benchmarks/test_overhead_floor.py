@@ -64,6 +64,7 @@ def test_quick_run_splits_each_epoch_and_counts_the_slices(tmp_path, monkeypatch
     assert summary["bare_slices"] == epochs[-1]["train_slices"]  # the bare loop walks the same loader
     assert summary["loss"] == "free" and summary["val_compute_s"] > 0
     assert summary["host_s"] == pytest.approx(sum(summary["host"].values()))
+    assert (tmp_path / "out" / "overhead_floor.png").stat().st_size > 0
     from medseg.nets.registry import NETWORKS
 
     assert "pointwise" not in NETWORKS  # the benchmark's network does not leak into medseg's registry
