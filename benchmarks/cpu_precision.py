@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 
+from medseg.atomic import atomic_write, save_figure
 from medseg.nets import build_network
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,10 +121,8 @@ def plot(steps: dict[int, dict[str, float]], fits: dict[str, dict], path: Path) 
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,10 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     a.out.mkdir(parents=True, exist_ok=True)
     result = {"torch": torch.__version__, "threads": a.threads, "cpu_flags": isa, "batch": a.batch, "size": a.size,
               "step_s": {str(f): m for f, m in steps.items()}, "fits": fits}  # fmt: skip
-    for name, text in (("cpu_precision.json", json.dumps(result, indent=1)), ("cpu_precision.md", "\n".join(lines) + "\n")):
-        tmp = a.out / f"{name}.tmp"
-        tmp.write_text(text)
-        tmp.replace(a.out / name)
+    atomic_write(a.out / "cpu_precision.json", json.dumps(result, indent=1))
+    atomic_write(a.out / "cpu_precision.md", "\n".join(lines) + "\n")
     plot(steps, fits, a.out / "cpu_precision.png")
     print(f"wrote {a.out}/cpu_precision.{{json,md,png}}")
     return 0

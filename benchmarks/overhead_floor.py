@@ -39,6 +39,8 @@ import torch
 from lightning.pytorch import Callback
 from torch import nn
 
+from medseg.atomic import atomic_write, save_figure
+
 BASE = Path(__file__).resolve().parents[1] / "experiments" / "scse_miccai2018" / "base_brain.yaml"
 PARTS = ("train_steps", "data_wait", "validation", "checkpoint", "other")
 
@@ -264,10 +266,8 @@ def plot(summary: dict, path: Path) -> None:
             left += max(0.0, seconds)
         ax.set(yticks=[], xlabel="seconds", title=title)
         ax.legend(fontsize=7, ncol=3, loc="upper left", bbox_to_anchor=(0, -0.45))
-    tmp = path.with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    save_figure(fig, path, bbox_inches="tight")
     plt.close(fig)
-    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -302,10 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(json.loads(split.read_text()), bare, args.gpu_slices_per_s)
     summary.update({"fit_wall_s": fit_wall, "manifest": args.manifest, "loss": args.loss, "torch": torch.__version__,
                     "threads": torch.get_num_threads()})  # fmt: skip
-    (out / "overhead_floor.json").write_text(json.dumps(summary, indent=1))
-    (out / "overhead_floor.md").write_text(table(summary))
+    text = table(summary)
+    atomic_write(out / "overhead_floor.json", json.dumps(summary, indent=1))
+    atomic_write(out / "overhead_floor.md", text)
     plot(summary, out / "overhead_floor.png")
-    print(table(summary))
+    print(text)
     return 0
 
 

@@ -33,6 +33,7 @@ import nibabel as nib
 import numpy as np
 import yaml
 
+from medseg.atomic import save_figure
 from medseg.data.brain.transfer_scan import TISSUES, atlas_overlay, prepare_scan, template_overlay, tissue
 from medseg.engine.predict_files import predict_files
 from medseg.eval.convergence import read_curve
@@ -163,10 +164,8 @@ def figure(rows: list[dict], path: Path, image: np.ndarray, reference: np.ndarra
     for ax in axes[1:]:
         ax.axis("off")
     fig.tight_layout()
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def quick_run(out: Path) -> list[str]:

@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -76,7 +77,7 @@ def run(cmd: list[str], env: dict | None = None, log: Path | None = None) -> flo
 TRAINER = "nnUNetTrainerMedsegBudget"
 
 
-def nnunet_env(nn: Path, budget: float, iters: int, batch: int | None = None, save_at: list[float] = ()) -> dict:
+def nnunet_env(nn: Path, budget: float, iters: int, batch: int | None = None, save_at: Sequence[float] = ()) -> dict:
     """nnU-Net's folders under ``nn``, 2 threads, and the budget trainer's settings (benchmarks/nnunet/)."""
     env = {"nnUNet_raw": str(nn / "nnUNet_raw"), "nnUNet_preprocessed": str(nn / "nnUNet_preprocessed"),
            "nnUNet_results": str(nn / "nnUNet_results"), "nnUNet_n_proc_DA": "2", "OMP_NUM_THREADS": "2",

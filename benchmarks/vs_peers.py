@@ -44,6 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medseg.atomic import atomic_write, save_figure
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import vs_nnunet  # noqa: E402  (the nnU-Net conversion, runner and scoring of the 10-minute comparison)
 
@@ -185,9 +187,8 @@ def plot(results: dict, points: list[float], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path.with_suffix(".tmp.png"), dpi=120)
+    save_figure(fig, path)
     plt.close(fig)
-    path.with_suffix(".tmp.png").replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,9 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             results[system] = nnunet_system(system, a.work, a.manifest, a.nnunet_python, a.budget, points, a.nnunet_iters)
         else:
             results[system] = monai_system(a.work, a.manifest, a.budget, points, a.quick)
-        tmp = results_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1))
-        tmp.replace(results_path)
+        atomic_write(results_path, json.dumps(results, indent=1))
     print(table(results, points))
     plot(results, points, a.work / "time_to_dice.png")
     return 0

@@ -3,6 +3,7 @@ process) never see a half-written file."""
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -24,3 +25,10 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_figure(figure, path: str | os.PathLike, dpi: int = 120, **savefig: object) -> Path:
+    """A matplotlib figure as PNG at ``path``, atomically (rendered to memory, then :func:`atomic_write`)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi, **savefig)
+    return atomic_write(path, buffer.getvalue())

@@ -10,7 +10,6 @@ Visceral phantoms when the scans cannot be fetched) with ``experiments/demo_tors
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ def _example_slice(cli, path: Path, plane: str = "coronal") -> None:
     """The first held-out subject's ``plane`` slice with the most classes: image, reference, prediction."""
     import torch
 
-    from medseg.atomic import atomic_write
+    from medseg.atomic import save_figure
     from medseg.data.slicing import PLANE_AXIS
     from medseg.eval.plots import segmentation_figure
 
@@ -61,9 +60,7 @@ def _example_slice(cli, path: Path, plane: str = "coronal") -> None:
     figure = segmentation_figure(np.take(volume.image[0], k, axis=axis), np.take(label, k, axis=axis),
                                  np.take(prediction, k, axis=axis), model.num_classes,
                                  f"held-out subject {volume.id}, {plane} slice {k}")  # fmt: skip
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
-    atomic_write(path, buffer.getvalue())
+    save_figure(figure, path, dpi=110)
 
 
 def _make_data(kind: str, data_dir: Path, subjects: int, size: int, resolution: float, spacing: float, seed: int) -> None:
@@ -109,7 +106,7 @@ def demo(
         seed: seed for the phantoms and for training.
         config: experiment YAML (default ``experiments/demo.yaml``; torso: ``experiments/demo_torso.yaml``).
     """
-    from medseg.atomic import atomic_write
+    from medseg.atomic import save_figure
     from medseg.engine.cli import SIGTERM_EXIT, run_or_sigterm
     from medseg.eval.plots import structure_boxplot
 
@@ -146,9 +143,7 @@ def demo(
     text, per_structure, mean_dice = _table(run_dir)
     figure = structure_boxplot({"QuickNAT + scSE": per_structure}, list(per_structure), title="medseg demo: held-out Dice")
     plot_path = results_dir / "dice_per_structure.png"
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    atomic_write(plot_path, buffer.getvalue())
+    save_figure(figure, plot_path)
     slice_path = results_dir / "example_slice.png"
     _example_slice(cli, slice_path, plane)
     print("\n" + text)

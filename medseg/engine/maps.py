@@ -8,7 +8,6 @@ that ``medseg.eval`` stays below it.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 import yaml
 from matplotlib.figure import Figure
 
-from medseg.atomic import atomic_write
+from medseg.atomic import save_figure
 from medseg.data import SegmentationDataModule
 from medseg.data.slicing import PLANE_AXIS
 from medseg.engine.checkpoint import load_module
@@ -60,8 +59,6 @@ def maps(run_dir: str, out: str | None = None, subject: int = 0, slice_index: in
     """
     figure = run_attention_figure(run_dir, subject, slice_index, checkpoint)
     path = Path(out) if out else Path(run_dir) / "results" / "attention_maps.png"
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=120)
-    atomic_write(path, buffer.getvalue())
+    save_figure(figure, path)
     print(f"attention maps: {path}")
     return 0

@@ -29,7 +29,7 @@ import numpy as np
 
 import yaml
 
-from medseg.atomic import atomic_write
+from medseg.atomic import atomic_write, save_figure
 from medseg.backup import move_to_backup
 from medseg.blocks import canonical_attention
 from medseg.eval import plots
@@ -715,9 +715,7 @@ def report(run_dirs: list[str] | str, out: str = "report", baseline: str | None 
     atomic_write(out_dir / "summary.csv", _csv(rows))
     atomic_write(out_dir / "per_structure.csv", _csv(srows))
     for name, fig in figures:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=120)
+        save_figure(fig, out_dir / name)
         plots.plt.close(fig)
-        atomic_write(out_dir / name, buf.getvalue())
     print(f"report: {len(runs)} runs → {out_dir}/report.md ({len(figures)} figures)")
     return 0
