@@ -39,7 +39,8 @@ from medseg.engine.prediction_output import write_prediction
 from medseg.engine.resume import apply_optimizer_config
 from medseg.engine.schedules import poly_lr
 from medseg.eval.label_tables import write_label_tables
-from medseg.eval.metrics import check_surface_dice_tolerance, dice_per_structure, normalized_surface_dice, surface_distances
+from medseg.eval.metrics import (check_surface_dice_tolerance, confusion_matrix, dice_from_confusion, dice_per_structure,
+                                 normalized_surface_dice, surface_distances)
 from medseg.eval.results import result_rows, summarise, write_results
 from medseg.nets import attention_parameters, build_network, count_parameters
 from medseg.nets.auxiliary import enable_auxiliary, has_auxiliary
@@ -256,7 +257,8 @@ class SegmentationModule(pl.LightningModule):
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         subject, prediction, reference = self._subject(batch)
-        dice = dice_per_structure(prediction, reference, self.num_classes)
+        confusion = confusion_matrix(prediction, reference, self.num_classes)
+        dice = dice_from_confusion(confusion)
         ic = self.inference_config
         affine = np.asarray(batch["meta"]["affine"]).reshape(4, 4) if "meta" in batch else np.eye(4)
         spacing = np.linalg.norm(affine[:3, :3], axis=0)
@@ -265,7 +267,7 @@ class SegmentationModule(pl.LightningModule):
             hd95, asd = surface_distances(prediction, reference, self.num_classes, spacing)
         if ic.surface_dice_tolerance is not None:
             nsd = normalized_surface_dice(prediction, reference, self.num_classes, ic.surface_dice_tolerance, spacing)
-        self._scores[subject] = (dice, hd95, asd, nsd)
+        self._scores[subject] = (dice, hd95, asd, nsd, confusion)
 
     def on_test_epoch_end(self) -> None:
         scores = gather_by_id(self._scores)
@@ -274,7 +276,7 @@ class SegmentationModule(pl.LightningModule):
         self.log("test/mean_dice", float("nan") if summary["mean_dice"] is None else summary["mean_dice"], batch_size=1, sync_dist=True)
         if not self.trainer.is_global_zero:
             return
-        rows = [r for s, (d, hd, asd, nsd) in scores.items() for r in result_rows(s, d, self.class_names, hd, asd, nsd)]
+        rows = [r for s, (d, hd, asd, nsd, cm) in scores.items() for r in result_rows(s, d, self.class_names, hd, asd, nsd, cm)]
         write_results(Path(self.trainer.default_root_dir) / "results", rows,
                       {**summary, **self.run_description(), "checkpoint": self.tested_checkpoint()})
 

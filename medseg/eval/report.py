@@ -33,7 +33,7 @@ from medseg.atomic import atomic_write, save_figure
 from medseg.backup import move_to_backup
 from medseg.blocks import canonical_attention
 from medseg.eval import plots
-from medseg.eval.results import read_summary
+from medseg.eval.results import COUNT_COLUMNS, read_summary
 from medseg.eval.convergence import LAST_FRACTION, RISE_TOLERANCE, Curve, best_epoch, read_curve, still_rising
 from medseg.eval.stats import (BOOTSTRAP_RESAMPLES, MDE_ALPHA, MDE_POWER, bootstrap_ci, mean_std, minimal_detectable_effect,
                                paired, paired_bootstrap_ci, seed_std, wilcoxon_p)
@@ -97,6 +97,7 @@ class RunResult:
     curve: Curve = field(default_factory=Curve)
     reused_from: str | None = None  # results/reused_from.json: a copy of another grid's identical run
     config: dict = field(default_factory=dict)  # the run's config (config.yaml, else run_config.yaml)
+    voxels: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)  # structure → subject → (reference, predicted)
 
     def subject_scores(self) -> dict[str, float]:
         """Subject → mean foreground Dice of this run (NaN structures excluded)."""
@@ -167,6 +168,8 @@ def load_run(run_dir: str | Path) -> RunResult:
     except (UnicodeDecodeError, csv.Error) as error:
         raise ValueError(f"report: {csv_path} is not a readable CSV file ({error})") from None
     dice: dict[str, dict[str, float]] = defaultdict(dict)
+    voxels: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)
+    counted = all(c in (reader.fieldnames or []) for c in COUNT_COLUMNS)  # results written before 2026-12-03 lack them
     order: dict[str, int] = {}
     for i, row in enumerate(rows, start=2):
         if None in row.values():
@@ -181,6 +184,9 @@ def load_run(run_dir: str | Path) -> RunResult:
             raise ValueError(f"report: {csv_path} line {i}: dice {row['dice']!r} is not a number") from None
         dice[row["structure"]][row["subject"]] = value
         order[row["structure"]] = structure_id
+        if counted:
+            voxels[row["structure"]][row["subject"]] = (_int(row["reference_voxels"], csv_path, i, "reference_voxels"),
+                                                        _int(row["predicted_voxels"], csv_path, i, "predicted_voxels"))
     config = _run_config(run_dir)
     trainer = config.get("trainer") or {}
     seed = config.get("seed_everything")
@@ -204,6 +210,7 @@ def load_run(run_dir: str | Path) -> RunResult:
         curve=read_curve(run_dir),
         reused_from=reused_from,
         config=config,
+        voxels=dict(voxels),
     )
 
 
@@ -230,6 +237,21 @@ class Cell:
             for subject, v in run.dice.get(structure, {}).items():
                 values[subject].append(v)
         return {s: float(np.nanmean(v)) if np.isfinite(v).any() else math.nan for s, v in values.items()}
+
+    def voxel_outcomes(self, structure: str) -> tuple[int, int] | None:
+        """``(absent but predicted, missed)``: how many test subjects lack ``structure`` in the reference yet
+        some run predicted it (Dice 0 there), and how many have it while some run predicted none of it;
+        None when a run's results carry no voxel counts."""
+        if not self.runs or any(structure not in r.voxels for r in self.runs if structure in r.dice):
+            return None
+        false_alarm, missed = set(), set()
+        for run in self.runs:
+            for subject, (reference, predicted) in run.voxels.get(structure, {}).items():
+                if reference == 0 and predicted > 0:
+                    false_alarm.add(subject)
+                elif reference > 0 and predicted == 0:
+                    missed.add(subject)
+        return len(false_alarm), len(missed)
 
     def subject_dice(self) -> dict[str, float]:
         """Subject → mean foreground Dice over structures (NaN structures excluded)."""
@@ -496,8 +518,11 @@ def structure_rows(cells: dict) -> list[dict]:
         for s in cell.structures:
             v = list(cell.structure_dice(s).values())
             mean, std = mean_std(v)
+            outcomes = cell.voxel_outcomes(s)
             rows.append({"dataset": dataset, "network": network, "column": cell.column, "structure": s,
-                         "subjects": int(np.isfinite(v).sum()), "mean_dice": mean, "std_dice": std})
+                         "subjects": int(np.isfinite(v).sum()), "mean_dice": mean, "std_dice": std,
+                         "absent_but_predicted": outcomes[0] if outcomes else None,
+                         "missed": outcomes[1] if outcomes else None})
     return rows
 
 
@@ -566,7 +591,9 @@ def _structure_cell(d: int):
     def text(r: dict) -> str:
         if r["subjects"] == 0:
             return "absent (n=0)"
-        return f"{_fmt(r['mean_dice'], d)} ± {_fmt(r['std_dice'], d)} (n={r['subjects']})"
+        notes = [f"{r[k]} {label}" for k, label in (("absent_but_predicted", "absent but predicted"), ("missed", "missed"))
+                 if r.get(k)]
+        return f"{_fmt(r['mean_dice'], d)} ± {_fmt(r['std_dice'], d)} (n={r['subjects']}{''.join('; ' + n for n in notes)})"
     return text
 
 
@@ -609,7 +636,9 @@ def _tables(rows: list[dict], srows: list[dict], d: int, baseline: str = "none")
             ss = [r for r in srows if r["dataset"] == dataset and r["network"] == network]
             names, cols, grid = _pivot(ss, "structure", _structure_cell(d))
             tables.append((f"{dataset} / {network}: Dice per structure, mean ± sample std over the test subjects "
-                           "where the structure is defined (seed-averaged scores; n = those subjects)", ["structure", *cols],
+                           "where the structure is defined (seed-averaged scores; n = those subjects; 'k absent but "
+                           "predicted': k of them lack it in the reference but some seed predicted it, Dice 0; 'k missed': "
+                           "some seed predicted none of it)", ["structure", *cols],
                            [[n, *g] for n, g in zip(names, grid)]))
     return tables
 

@@ -1,8 +1,10 @@
 """Test results files: ``D/results/dice_per_structure.csv`` and ``D/results/summary.json``.
 
 CSV columns: ``subject,structure_id,structure,dice`` (+ ``hd95,asd`` in mm and ``nsd``, the normalized surface
-Dice at ``inference.surface_dice_tolerance`` mm, when computed), one row per
-subject and foreground structure, subjects sorted by id; NaN is written as an empty cell.
+Dice at ``inference.surface_dice_tolerance`` mm, when computed; + ``reference_voxels,predicted_voxels``, the
+structure's voxel counts in the reference and in the prediction, which tell a Dice of 0 for an organ predicted in a
+subject that lacks it from one for an organ missed), one row per subject and foreground structure, subjects sorted
+by id; NaN is written as an empty cell.
 ``summary.json``: ``mean_dice`` (mean over subjects of each subject's mean foreground Dice),
 ``per_structure`` ({name: mean over the subjects where it is defined; null when absent from both reference
 and prediction in every subject}), ``per_structure_subjects`` ({name: how many subjects that mean rests
@@ -32,6 +34,7 @@ from medseg.eval.metrics import mean_foreground
 CSV_NAME = "dice_per_structure.csv"
 SUMMARY_NAME = "summary.json"
 METRIC_COLUMNS = ("hd95", "asd", "nsd")  # optional columns after dice, in this order
+COUNT_COLUMNS = ("reference_voxels", "predicted_voxels")  # optional, after the metrics
 
 
 def _number(x: float) -> float | None:
@@ -45,10 +48,14 @@ def result_rows(
     hd95: np.ndarray | None = None,
     asd: np.ndarray | None = None,
     nsd: np.ndarray | None = None,
+    confusion: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per foreground structure (class ids 1..K-1) of one subject."""
+    """One row per foreground structure (class ids 1..K-1) of one subject; with ``confusion`` (the subject's
+    ``[reference, prediction]`` voxel counts, :func:`medseg.eval.metrics.confusion_matrix`) its voxel counts too."""
     if len(class_names) != len(dice):
         raise ValueError(f"subject {subject!r}: {len(dice)} Dice values but {len(class_names)} class names")
+    if confusion is not None and np.shape(confusion) != (len(dice), len(dice)):
+        raise ValueError(f"subject {subject!r}: a {np.shape(confusion)} confusion matrix for {len(dice)} classes")
     rows = []
     for c in range(1, len(dice)):
         row: dict[str, Any] = {"subject": subject, "structure_id": c, "structure": class_names[c], "dice": dice[c]}
@@ -58,6 +65,8 @@ def result_rows(
             row["asd"] = asd[c]
         if nsd is not None:
             row["nsd"] = nsd[c]
+        if confusion is not None:
+            row["reference_voxels"], row["predicted_voxels"] = int(confusion[c].sum()), int(confusion[:, c].sum())
         rows.append(row)
     return rows
 
@@ -82,7 +91,7 @@ def summarise(per_subject: Mapping[str, np.ndarray], class_names: list[str]) -> 
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
-    columns = ["subject", "structure_id", "structure", "dice"] + [k for k in METRIC_COLUMNS if rows and k in rows[0]]
+    columns = ["subject", "structure_id", "structure", "dice"] + [k for k in METRIC_COLUMNS + COUNT_COLUMNS if rows and k in rows[0]]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

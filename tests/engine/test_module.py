@@ -63,6 +63,9 @@ def test_fit_then_test_writes_dice_equal_to_monai_on_slicewise_prediction(tmp_pa
             lo, hi = 2 * max(i - k, 0) / (s + k), min(1.0, 2 * (i + k) / max(s - k, 1))
             assert monai[c] == pytest.approx(2 * i / s)  # MONAI's Dice is the k = 0 point
             assert lo - 1e-6 <= ours[c] <= hi + 1e-6, (c, ours[c], monai[c], k)
+            row = next(r for r in rows if r["subject"] == batch["id"][0] and int(r["structure_id"]) == c)
+            assert int(row["reference_voxels"]) == int((ref == c).sum())  # the label file's count, exactly
+            assert abs(int(row["predicted_voxels"]) - int((pred == c).sum())) <= k  # up to the undecided voxels
             bounds.append((lo, hi))
         subject_means.append(np.mean(bounds, axis=0))
     lo, hi = np.mean(subject_means, axis=0)

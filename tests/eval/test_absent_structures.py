@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from medseg.eval import dice_per_structure
+from medseg.eval import confusion_matrix, dice_per_structure
 from medseg.eval.report import report
 from medseg.eval.results import result_rows, summarise, write_results
 from medseg.eval.stats import bootstrap_ci
@@ -31,13 +31,16 @@ def reference(i: int) -> np.ndarray:
 
 def prediction(i: int, variant: str) -> np.ndarray:
     """The reference with some liver voxels missed (more for "none"); scse predicts a false bladder in
-    subject 4, which is absent from its reference (Dice 0 there, by the convention)."""
+    subject 4, which is absent from its reference (Dice 0 there, by the convention); none misses subject 2's
+    whole bladder."""
     pred = reference(i).copy()
     pred[1:9, 1 : 2 + i + (2 if variant == "none" else 0), :3] = 0
     if i < 3:
         pred[9:12, 3 : 4 + i, 2:8] = 0
     if variant == "scse" and i == 4:
         pred[10:12, 10:12, 0:2] = 2
+    if variant == "none" and i == 2:
+        pred[pred == 2] = 0  # the whole bladder missed: Dice 0, a defined value
     return pred
 
 
@@ -53,7 +56,8 @@ def hand_subject_mean(i: int, variant: str) -> float:
 
 def write_run(root, variant: str):
     scores = {f"s{i}": dice_per_structure(prediction(i, variant), reference(i), len(NAMES)) for i in range(N)}
-    rows = [row for s, d in scores.items() for row in result_rows(s, d, NAMES)]
+    confusion = {f"s{i}": confusion_matrix(prediction(i, variant), reference(i), len(NAMES)) for i in range(N)}
+    rows = [row for s, d in scores.items() for row in result_rows(s, d, NAMES, confusion=confusion[s])]
     summary = summarise(scores, NAMES) | {"network": "quicknat", "attention": variant, "placement": "all", "dataset": "torso"}
     write_results(root / variant / "results", rows, summary)
     return summary
@@ -114,7 +118,42 @@ def test_per_structure_table_says_how_many_subjects_each_figure_rests_on(absent_
     assert rows[("none", "right_rectus_abdominis")]["mean_dice"] == "nan"
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     bladder = [hand_dice(prediction(i, "none") == 2, reference(i) == 2) for i in range(3)]
-    assert f"{statistics.fmean(bladder):.3f} ± {statistics.stdev(bladder):.3f} (n=3)" in md
+    assert f"{statistics.fmean(bladder):.3f} ± {statistics.stdev(bladder):.3f} (n=3; 1 missed)" in md
     assert "| right_rectus_abdominis | absent (n=0) | absent (n=0) |" in md
     assert "never counted as 0 or 1" in md
     json.loads((tmp_path / "runs" / "scse" / "results" / "summary.json").read_text())  # strict JSON: null, not NaN
+
+
+def test_results_carry_voxel_counts_and_the_report_tells_false_alarms_from_misses(absent_report):
+    tmp_path, _ = absent_report
+    with open(tmp_path / "runs" / "scse" / "results" / "dice_per_structure.csv", encoding="utf-8") as f:
+        cells = {(r["subject"], r["structure_id"]): r for r in csv.DictReader(f)}
+    for i in range(N):
+        for c in range(1, len(NAMES)):
+            row = cells[(f"s{i}", str(c))]
+            assert int(row["reference_voxels"]) == int((reference(i) == c).sum())
+            assert int(row["predicted_voxels"]) == int((prediction(i, "scse") == c).sum())
+    with open(tmp_path / "out" / "per_structure.csv", encoding="utf-8") as f:
+        rows = {(r["column"], r["structure"]): r for r in csv.DictReader(f)}
+    for variant in ("none", "scse"):
+        for c, name in enumerate(NAMES[1:], start=1):
+            ref = [(reference(i) == c).any() for i in range(N)]
+            pred = [(prediction(i, variant) == c).any() for i in range(N)]
+            assert rows[(variant, name)]["absent_but_predicted"] == str(sum(p and not r for r, p in zip(ref, pred)))
+            assert rows[(variant, name)]["missed"] == str(sum(r and not p for r, p in zip(ref, pred)))
+    assert (rows[("scse", "urinary_bladder")]["absent_but_predicted"], rows[("none", "urinary_bladder")]["missed"]) == ("1", "1")
+    md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "(n=4; 1 absent but predicted)" in md and "(n=3; 1 missed)" in md
+
+
+def test_results_without_voxel_counts_still_report(tmp_path):
+    """Results written before the counts existed: the report reads them and claims nothing about false alarms."""
+    scores = {f"s{i}": dice_per_structure(prediction(i, "scse"), reference(i), len(NAMES)) for i in range(N)}
+    rows = [row for s, d in scores.items() for row in result_rows(s, d, NAMES)]
+    summary = summarise(scores, NAMES) | {"network": "quicknat", "attention": "scse", "placement": "all", "dataset": "torso"}
+    write_results(tmp_path / "runs" / "old" / "results", rows, summary)
+    assert report([str(tmp_path / "runs")], out=str(tmp_path / "out")) == 0
+    with open(tmp_path / "out" / "per_structure.csv", encoding="utf-8") as f:
+        bladder = next(r for r in csv.DictReader(f) if r["structure"] == "urinary_bladder")
+    assert bladder["absent_but_predicted"] == "" and bladder["subjects"] == "4"
+    assert "absent but predicted)" not in (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
