@@ -44,7 +44,9 @@ def _table(run_dir: Path) -> tuple[str, dict[str, list[float]], float]:
 
 
 def _example_slice(cli, path: Path, plane: str = "coronal") -> None:
-    """The first held-out subject's ``plane`` slice with the most classes: image, reference, prediction."""
+    """The first held-out subject's ``plane`` slice with the most classes: image, reference, prediction, shown
+    radiologically with its sides lettered (from the volume's affine)."""
+    import nibabel as nib
     import torch
 
     from medseg.atomic import save_figure
@@ -57,9 +59,11 @@ def _example_slice(cli, path: Path, plane: str = "coronal") -> None:
     axis = PLANE_AXIS[plane]
     label = np.asarray(volume.label)
     k = max(range(label.shape[axis]), key=lambda i: len(np.unique(np.take(label, i, axis=axis))))
+    codes = nib.aff2axcodes(np.asarray(volume.meta["affine"], dtype=np.float64).reshape(4, 4))
     figure = segmentation_figure(np.take(volume.image[0], k, axis=axis), np.take(label, k, axis=axis),
                                  np.take(prediction, k, axis=axis), model.num_classes,
-                                 f"held-out subject {volume.id}, {plane} slice {k}")  # fmt: skip
+                                 f"held-out subject {volume.id}, {plane} slice {k}",
+                                 orientation=tuple(c for i, c in enumerate(codes) if i != axis))  # fmt: skip
     save_figure(figure, path, dpi=110)
 
 

@@ -157,16 +157,45 @@ def label_colormap(num_classes: int) -> ListedColormap:
     return ListedColormap(label_colours(max(2, num_classes)))
 
 
-def segmentation_figure(image: np.ndarray, reference: np.ndarray, prediction: np.ndarray, num_classes: int, title: str = "") -> Figure:
-    """One 2D slice (rows = first array axis shown left to right): the image, the reference labels and the
-    predicted labels over it, side by side, one colour per class (background transparent)."""
+OPPOSITE = {"R": "L", "L": "R", "A": "P", "P": "A", "S": "I", "I": "S"}
+_SHOWN_LEFT, _SHOWN_UP = {"R": "R", "A": "A", "S": "I"}, {"A": "A", "S": "S", "R": "R"}  # per axis, by its letter pair
+
+
+def radiological_view(codes: tuple[str, str]) -> tuple[bool, bool, tuple[str, str, str, str]]:
+    """How to show a slice whose array axes point to ``codes`` (nibabel axis codes, e.g. ``("R", "A")``) in the
+    radiological convention: patient right on the image left, anterior (sagittal: anterior on the left) and
+    superior up. Returns ``(flip horizontally, flip vertically, (left, right, top, bottom) side letters)`` for a
+    slice drawn with its first axis left to right and its second bottom to top."""
+    h, v = codes
+    left = next(_SHOWN_LEFT[c] for c in (h, OPPOSITE[h]) if c in _SHOWN_LEFT)
+    up = next(_SHOWN_UP[c] for c in (v, OPPOSITE[v]) if c in _SHOWN_UP)
+    flip_h, flip_v = h == left, v != up  # the axis increases toward its code: toward the right, upwards
+    return flip_h, flip_v, (left, OPPOSITE[left], up, OPPOSITE[up])
+
+
+def segmentation_figure(image: np.ndarray, reference: np.ndarray, prediction: np.ndarray, num_classes: int, title: str = "",
+                        orientation: tuple[str, str] | None = None) -> Figure:
+    """One 2D slice: the image, the reference labels and the predicted labels over it, side by side, one colour
+    per class (background transparent). Without ``orientation`` the first array axis runs left to right; with
+    it (the two axes' nibabel codes) the slice is shown radiologically (:func:`radiological_view`), its sides
+    lettered."""
+    flip_h, flip_v, sides = radiological_view(orientation) if orientation else (False, False, None)
+
+    def shown(a: np.ndarray) -> np.ndarray:
+        a = a[::-1] if flip_h else a
+        return (a[:, ::-1] if flip_v else a).T
+
     cmap = label_colormap(num_classes)
     figure, axes = plt.subplots(1, 3, figsize=(11, 4.2))
     for ax, labels, name in zip(axes, (None, reference, prediction), ("image", "reference", "prediction")):
-        ax.imshow(image.T, origin="lower", cmap="gray", interpolation="nearest")
+        ax.imshow(shown(image), origin="lower", cmap="gray", interpolation="nearest")
         if labels is not None:
-            shown = np.ma.masked_equal(labels.T, 0)
-            ax.imshow(shown, origin="lower", cmap=cmap, vmin=0, vmax=num_classes - 1, alpha=0.55, interpolation="nearest")
+            ax.imshow(np.ma.masked_equal(shown(labels), 0), origin="lower", cmap=cmap, vmin=0, vmax=num_classes - 1,
+                      alpha=0.55, interpolation="nearest")
+        if sides:
+            for letter, (x, y, ha, va) in zip(sides, ((0.01, 0.5, "left", "center"), (0.99, 0.5, "right", "center"),
+                                                      (0.5, 0.99, "center", "top"), (0.5, 0.01, "center", "bottom"))):
+                ax.text(x, y, letter, transform=ax.transAxes, ha=ha, va=va, color="yellow", fontsize=9)
         ax.set_title(name)
         ax.axis("off")
     if title:

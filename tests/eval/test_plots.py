@@ -55,6 +55,31 @@ def test_segmentation_figure_overlays_reference_and_prediction_ids():
     plots.plt.close(fig)
 
 
+@pytest.mark.parametrize("codes, flips, sides", [
+    (("R", "A"), (True, False), ("R", "L", "A", "P")),   # RAS axial: array x runs to the patient's right
+    (("L", "P"), (False, True), ("R", "L", "A", "P")),   # LPS axial (DICOM order)
+    (("R", "S"), (True, False), ("R", "L", "S", "I")),   # RAS coronal
+    (("A", "S"), (True, False), ("A", "P", "S", "I")),   # RAS sagittal: anterior on the left
+    (("P", "I"), (False, True), ("A", "P", "S", "I")),
+])
+def test_radiological_view_puts_the_patients_right_on_the_left(codes, flips, sides):
+    assert plots.radiological_view(codes) == (*flips, sides)
+
+
+def test_segmentation_figure_shows_a_marker_on_the_side_its_axis_code_says():
+    # a marker at the largest index of axis 0: for codes R the patient's right, for L the patient's left
+    image = np.zeros((5, 4))
+    image[4, 3] = 1.0  # largest x, largest y
+    for codes, column, row in ((("R", "A"), 0, 3), (("L", "A"), 4, 3), (("R", "P"), 0, 0)):
+        fig = plots.segmentation_figure(image, np.zeros((5, 4), int), np.zeros((5, 4), int), 3, orientation=codes)
+        shown = np.asarray(fig.axes[0].images[0].get_array())  # rows bottom to top (origin lower), columns left to right
+        assert np.argwhere(shown == 1.0).tolist() == [[row, column]], codes
+        letters = {t.get_text(): t.get_position() for t in fig.axes[0].texts}
+        assert letters["R"][0] < 0.5 < letters["L"][0]  # right on the left, always
+        assert letters["A"][1] > 0.5 > letters["P"][1]
+        plots.plt.close(fig)
+
+
 def test_learning_curves_zoom_panel_fits_the_plateau_not_the_first_epochs():
     from medseg.eval.convergence import Curve
 
