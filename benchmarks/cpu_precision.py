@@ -6,11 +6,13 @@ Steps: forward + backward + Adam update of QuickNAT (kernel 5, depth 4, no atten
 ``bf16-mixed`` does on CPU), the loss in float32. The four settings are timed round-robin (one step each per
 round, ``--repeats`` rounds after ``--warmup``), so load drift hits them alike; the table gives median step
 times and each median's ratio to float32. With ``--fit true``, ``medseg fit`` of the demo recipe
-(experiments/demo.yaml: 200 s budget) in each setting on ``--manifest``, then ``medseg test`` of its best
-checkpoint: held-out mean Dice and the epochs the budget allowed.
+(experiments/demo.yaml: 200 s budget) in each of ``--settings`` on ``--manifest`` for each of ``--seeds``, then
+``medseg test`` of its best checkpoint: held-out mean Dice and the epochs the budget allowed; with several seeds,
+each setting's mean and seed std, and its Dice and fit time paired by seed against float32.
 
     .venv/bin/python benchmarks/cpu_precision.py --features 16 64 --threads 2
     .venv/bin/python benchmarks/cpu_precision.py --features 16 --fit true --manifest data/brain_pv/dataset.json
+    .venv/bin/python benchmarks/cpu_precision.py --features 16 --fit true --settings float32 bf16-mixed --seeds 0 1 2
     .venv/bin/python benchmarks/cpu_precision.py --quick true --out /tmp/cpu_precision    # the suite's smoke run
 
 Tables, a JSON of every figure and ``cpu_precision.png`` (step ratios; Dice against fit time) go to ``--out``.
@@ -80,11 +82,13 @@ def time_settings(features: int, args: argparse.Namespace) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def short_fit(name: str, manifest: str, work: Path) -> dict:
-    """The demo recipe under its 200 s budget in one setting, then ``medseg test`` of the best checkpoint."""
+def short_fit(name: str, manifest: str, work: Path, seed: int = 0) -> dict:
+    """The demo recipe under its 200 s budget in one setting and seed, then ``medseg test`` of the best checkpoint."""
     bf16, channels_last = SETTINGS[name]
-    run_dir = work / name.replace(" + ", "-")
-    common = ["--config", str(ROOT / "experiments" / "demo.yaml"), "--data.manifest", manifest,
+    run_dir = work / f"{name.replace(' + ', '-')}-seed{seed}"
+    if run_dir.exists():  # a fit there would resume its checkpoint, and its time would not be a fit's
+        raise SystemExit(f"{run_dir} exists (an earlier fit): remove it or choose another --work")
+    common = ["--config", str(ROOT / "experiments" / "demo.yaml"), "--data.manifest", manifest, "--seed_everything", str(seed),
               "--trainer.default_root_dir", str(run_dir), "--trainer.precision", "bf16-mixed" if bf16 else "32-true",
               "--model.channels_last", str(channels_last).lower(), "--trainer.enable_progress_bar", "false"]  # fmt: skip
     with (work / f"{run_dir.name}.log").open("w") as log:
@@ -94,7 +98,26 @@ def short_fit(name: str, manifest: str, work: Path) -> dict:
                 raise SystemExit(f"{name}: medseg {command[0]} failed ({done.returncode}); see {log.name}")
     summary = json.loads((run_dir / "results" / "summary.json").read_text())
     training = json.loads((run_dir / "results" / "training.json").read_text())
-    return {"mean_dice": summary["mean_dice"], "epochs": training.get("epochs"), "train_seconds": training.get("train_seconds")}
+    return {"seed": seed, "mean_dice": summary["mean_dice"], "epochs": training.get("epochs"),
+            "train_seconds": training.get("train_seconds")}
+
+
+def _mean_std(values: list[float]) -> str:
+    return f"{statistics.fmean(values):.3f}" + (f" ± {statistics.stdev(values):.3f}" if len(values) > 1 else "")
+
+
+def fit_rows(fits: dict[str, list[dict]]) -> list[str]:
+    """Markdown rows: per setting, epochs, fit seconds and Dice over the seeds; vs float32 paired by seed."""
+    base = {r["seed"]: r for r in fits.get("float32", [])}
+    rows = []
+    for name, runs in fits.items():
+        paired = [(r, base[r["seed"]]) for r in runs if r["seed"] in base] if name != "float32" else []
+        ratio = f"{statistics.fmean(r['train_seconds'] / b['train_seconds'] for r, b in paired):.2f}x" if paired else "–"
+        delta = f"{statistics.fmean(r['mean_dice'] - b['mean_dice'] for r, b in paired):+.3f}" if paired else "–"
+        rows.append(f"| {name} | {len(runs)} | {'/'.join(str(r['epochs']) for r in runs)} | "
+                    f"{statistics.fmean(r['train_seconds'] for r in runs):.1f} | {ratio} | "
+                    f"{_mean_std([r['mean_dice'] for r in runs])} | {delta} |")
+    return rows
 
 
 def plot(steps: dict[int, dict[str, float]], fits: dict[str, dict], path: Path) -> None:
@@ -115,9 +138,11 @@ def plot(steps: dict[int, dict[str, float]], fits: dict[str, dict], path: Path) 
     ax.legend(fontsize=8)
     if fits:
         ax = axes[0][1]
-        for name, r in fits.items():
-            ax.scatter(r["train_seconds"], r["mean_dice"], label=name)
-        ax.set(xlabel="fit training seconds (demo recipe)", ylabel="held-out mean Dice", title="short fit, one seed")
+        for name, runs in fits.items():
+            ax.scatter([r["train_seconds"] for r in runs], [r["mean_dice"] for r in runs], label=name)
+        seeds = max(len(runs) for runs in fits.values())
+        ax.set(xlabel="fit training seconds (demo recipe)", ylabel="held-out mean Dice",
+               title=f"short fits, {seeds} seed{'s' if seeds > 1 else ''} per setting")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -135,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--fit", type=lambda s: s.lower() == "true", default=False)
+    p.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS), help="settings of the fits")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0], help="seeds of the fits (each setting once per seed)")
     p.add_argument("--manifest", default="data/brain_pv/dataset.json")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "cpu_precision")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "cpu_precision",
@@ -156,17 +183,19 @@ def main(argv: list[str] | None = None) -> int:
         for name, seconds in medians.items():
             lines.append(f"| {features} | {name} | {seconds * 1e3:.0f} | {seconds / medians['float32']:.2f}x |")
             print(lines[-1], flush=True)
-    fits: dict[str, dict] = {}
+    fits: dict[str, list[dict]] = {}
     if a.fit:
         if not Path(a.manifest).is_file():
             p.error(f"--manifest {a.manifest} not found (medseg synth --kind brain --out data/brain_pv --subjects 20 --resolution 2 --seed 0)")
         a.work.mkdir(parents=True, exist_ok=True)
-        lines += ["", "| setting (demo recipe, 200 s) | epochs | fit train seconds | held-out mean Dice |", "|---|---:|---:|---:|"]
-        print("\n".join(lines[-3:]), flush=True)
-        for name in SETTINGS:
-            fits[name] = r = short_fit(name, a.manifest, a.work)
-            lines.append(f"| {name} | {r['epochs']} | {r['train_seconds']:.1f} | {r['mean_dice']:.3f} |")
-            print(lines[-1], flush=True)
+        for seed in a.seeds:  # seed by seed, so a stopped run leaves whole pairs
+            for name in a.settings:
+                fits.setdefault(name, []).append(r := short_fit(name, a.manifest, a.work, seed))
+                print(f"{name}, seed {seed}: {r['epochs']} epochs, {r['train_seconds']:.1f} s, Dice {r['mean_dice']:.3f}", flush=True)
+        lines += ["", "| setting (demo recipe, 200 s) | seeds | epochs | fit train seconds (mean) | vs float32 (paired) | "
+                  "held-out mean Dice (± seed std) | ΔDice vs float32 (paired) |", "|---|---:|---:|---:|---:|---:|---:|",
+                  *fit_rows(fits)]  # fmt: skip
+        print("\n".join(lines[-len(fits) - 3:]), flush=True)
     a.out.mkdir(parents=True, exist_ok=True)
     result = {"torch": torch.__version__, "threads": a.threads, "cpu_flags": isa, "batch": a.batch, "size": a.size,
               "step_s": {str(f): m for f, m in steps.items()}, "fits": fits}  # fmt: skip

@@ -71,3 +71,17 @@ def test_quick_run_writes_the_table_json_and_figure(tmp_path):
     table = (tmp_path / "cpu_precision.md").read_text()
     assert all(f"| 4 | {name} |" in table for name in script.SETTINGS)
     assert (tmp_path / "cpu_precision.png").stat().st_size > 0 and not list(tmp_path.glob("*.tmp*"))
+
+
+def test_fit_rows_pair_each_setting_with_float32_by_seed(tmp_path):
+    script = _script()
+    fits = {"float32": [{"seed": 0, "mean_dice": 0.80, "epochs": 5, "train_seconds": 100.0},
+                        {"seed": 1, "mean_dice": 0.82, "epochs": 5, "train_seconds": 120.0}],
+            "bf16-mixed": [{"seed": 1, "mean_dice": 0.81, "epochs": 5, "train_seconds": 96.0},
+                           {"seed": 0, "mean_dice": 0.79, "epochs": 4, "train_seconds": 80.0}]}  # fmt: skip
+    base, bf16 = script.fit_rows(fits)
+    # by seed: time ratios 80/100 and 96/120 -> 0.80; Dice -0.01 and -0.01; seed std of (0.81, 0.79) = 0.0141
+    assert bf16 == "| bf16-mixed | 2 | 5/4 | 88.0 | 0.80x | 0.800 ± 0.014 | -0.010 |"
+    assert base.startswith("| float32 | 2 | 5/5 | 110.0 | – | 0.810 ± 0.014 | – |")
+    script.plot({4: {name: 1.0 for name in script.SETTINGS}}, fits, tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0
