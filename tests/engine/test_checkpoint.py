@@ -59,7 +59,7 @@ def test_explicit_checkpoint_keeps_the_configs_inference_options(trained, tmp_pa
     run_lightning_cli(["test", "--config", _config(tmp_path, root), "--ckpt_path", str(ckpt),
                        "--model.inference.surface_distances", "true"], TinyDataModule)
     with (root / "results" / "dice_per_structure.csv").open(encoding="utf-8") as f:
-        assert csv.DictReader(f).fieldnames == ["subject", "structure_id", "structure", "dice", "hd95", "asd"]
+        assert csv.DictReader(f).fieldnames == ["subject", "structure_id", "structure", "dice", "hd95", "asd", "reference_voxels", "predicted_voxels"]
 
 
 @pytest.mark.slow
@@ -74,7 +74,7 @@ def test_surface_dice_tolerance_adds_an_nsd_column_after_hd95_and_asd(trained, t
     with (root / "results" / "dice_per_structure.csv").open(encoding="utf-8") as f:
         reader = csv.DictReader(f)
         rows = list(reader)
-    assert reader.fieldnames == ["subject", "structure_id", "structure", "dice", "hd95", "asd", "nsd"]
+    assert reader.fieldnames == ["subject", "structure_id", "structure", "dice", "hd95", "asd", "nsd", "reference_voxels", "predicted_voxels"]
     assert any(r["dice"] and float(r["dice"]) > 0 for r in rows)
     for r in rows:
         if r["dice"] == "":
