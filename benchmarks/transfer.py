@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import glob
+import io
 import math
 import statistics
 import subprocess
@@ -33,7 +34,7 @@ import nibabel as nib
 import numpy as np
 import yaml
 
-from medseg.atomic import save_figure
+from medseg.atomic import atomic_write, save_figure
 from medseg.data.brain.transfer_scan import TISSUES, atlas_overlay, prepare_scan, template_overlay, tissue
 from medseg.engine.predict_files import predict_files
 from medseg.eval.convergence import read_curve
@@ -94,12 +95,11 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, FIELDS, lineterminator="\r\n")  # csv's default line ends, as before
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(path, buffer.getvalue())
 
 
 def tissue_dice(prediction: np.ndarray, reference: np.ndarray) -> dict[str, float]:
