@@ -138,6 +138,9 @@ def demo(
     print(f"[medseg demo] training QuickNAT + scSE on {manifest} ({config_path.name})")
     if run_or_sigterm(["fit", *overrides, *(["--trainer.max_epochs", str(epochs)] if epochs else [])]) is None:
         return SIGTERM_EXIT  # a half-trained demo is not tested: its table would read as the demo's result
+    training = json.loads((run_dir / "results" / "training.json").read_text(encoding="utf-8"))
+    print(f"[medseg demo] trained {training['epochs']} epochs in {training['train_seconds']:.0f} s, "
+          f"precision {training.get('precision')} (cpu_bf16: medseg.engine.precision)")
     print("[medseg demo] testing the best checkpoint (validation Dice) on the held-out subjects")
     cli = run_or_sigterm(["test", *overrides, "--ckpt_path", "best"])
     if cli is None:

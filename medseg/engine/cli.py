@@ -37,6 +37,7 @@ from medseg.engine.acceleration import wants_cudnn_benchmark
 from medseg.engine.callbacks import AtomicModelCheckpoint, RNGStateCallback
 from medseg.engine.checkpoint import CheckpointError, named_checkpoint, network_conflicts, plain_config, read_checkpoint
 from medseg.engine.module import SegmentationModule
+from medseg.engine.precision import CPU_BF16_CHOICES, resolve_precision, trains_on_cpu
 from medseg.engine.resume import dataset_changes, optimizer_conflicts
 from medseg.engine.selection import SelectionConfig, selection_callbacks
 from medseg.engine.stop_reason import StopReasonCallback
@@ -100,6 +101,11 @@ class MedsegCLI(LightningCLI):
         parser.add_argument(
             "--overwrite", type=bool, default=False,
             help="fit: start afresh in a run folder that holds an earlier fit, moving its files to D/previous/<timestamp>/",
+        )
+        parser.add_argument(
+            "--cpu_bf16", type=str, default="never", choices=CPU_BF16_CHOICES,
+            help="never: float32 unless trainer.precision says otherwise; native: bf16-mixed when trainer.precision "
+                 "is unset and the run is on a CPU with AVX-512 BF16 or AMX (medseg.engine.precision)",
         )
         parser.add_class_arguments(SelectionConfig, "selection")
         parser.set_defaults({"trainer.default_root_dir": DEFAULT_ROOT})
@@ -220,6 +226,11 @@ class MedsegCLI(LightningCLI):
             getattr(data, "spatial_dims", None), conform, trainer_config.get("deterministic")
         ):
             kwargs.setdefault("benchmark", True)  # fixed-size 2D slices: let cuDNN pick the fastest kernels
+        config = self.config[self.subcommand]
+        precision = resolve_precision(trainer_config.get("precision"), config.get("cpu_bf16"),
+                                      trains_on_cpu(trainer_config.get("accelerator")))
+        if precision is not None and trainer_config.get("precision") is None:
+            kwargs.setdefault("precision", precision)  # cpu_bf16: native on a CPU with native bf16
         if trainer_config.get("logger") in (None, True):
             kwargs.setdefault("logger", self._loggers(root, self._section("logging", LoggingConfig)) or False)
         return super().instantiate_trainer(**kwargs)

@@ -26,6 +26,7 @@ from medseg.data.cache import VolumeCache
 from medseg.data.manifest import Subject, subject_id
 from medseg.data.readers import NIFTI_SUFFIXES, SITK_SUFFIXES, is_dicom_dir
 from medseg.data.slicing import SubjectDataset
+from medseg.engine.precision import resolve_precision
 from medseg.engine.prediction_output import prediction_paths, write_prediction
 from medseg.engine.trained_model import TrainedModel, load_trained
 from medseg.eval.label_tables import ITKSNAP_NAME, SLICER_NAME, write_label_tables
@@ -81,7 +82,9 @@ def precision_context(precision: Any, device: torch.device) -> ContextManager:
 def _predict_one(trained: TrainedModel, cache: VolumeCache, path: Path, name: str, out_dir: Path,
                  device: torch.device) -> None:
     item = SubjectDataset([cache.load(Subject(name, path), with_label=False)])[0]
-    with precision_context((trained.config.get("trainer") or {}).get("precision"), device):
+    trainer = trained.config.get("trainer") or {}
+    precision = resolve_precision(trainer.get("precision"), trained.config.get("cpu_bf16"), device.type == "cpu")
+    with precision_context(precision, device):
         probs = trained.module.predict_probabilities(item["image"].to(device))
     write_prediction(out_dir, name, probs, item["meta"], trained.module.num_classes, trained.module.inference_config)
 

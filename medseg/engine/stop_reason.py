@@ -8,7 +8,8 @@ its limit), ``interrupted`` (Ctrl-C), ``terminated`` (SIGTERM: ``kill``, ``timeo
 The first four mean the fit ran to its budget (:func:`budget_met`); ``medseg sweep`` tests a run only then
 (issue 25 defect 2). Also recorded: the budget (``max_epochs``, ``max_time`` in seconds,
 ``max_steps``), ``epochs`` completed, ``global_step``, ``train_seconds`` (summed over resumed fits: the
-count travels in the checkpoints) and the early-stopping settings when there is such a callback.
+count travels in the checkpoints), the `precision` the fit ran in, and the early-stopping settings when
+there is such a callback.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class StopReasonCallback(Callback):
             "max_time": getattr(timer, "_duration", None),
             "max_steps": trainer.max_steps,
             "train_seconds": round(self._elapsed(), 3),
+            "precision": str(trainer.precision),  # as run: cpu_bf16 may have chosen it (medseg.engine.precision)
         }
         stoppers = [cb for cb in trainer.callbacks if isinstance(cb, EarlyStopping)]
         if stoppers:
