@@ -51,11 +51,13 @@ def _example_slice(cli, path: Path, plane: str = "coronal") -> None:
 
     from medseg.atomic import save_figure
     from medseg.data.slicing import PLANE_AXIS
+    from medseg.engine.postprocess import labels_from_probabilities
     from medseg.eval.plots import segmentation_figure
 
     model, volume = cli.model.eval(), cli.datamodule.volumes("test")[0]
     with torch.no_grad():
-        prediction = model.predict_probabilities(torch.from_numpy(np.asarray(volume.image, dtype=np.float32))).argmax(0).numpy()
+        probs = model.predict_probabilities(torch.from_numpy(np.asarray(volume.image, dtype=np.float32)))
+    prediction = labels_from_probabilities(probs, model.inference_config.min_component_voxels)
     axis = PLANE_AXIS[plane]
     label = np.asarray(volume.label)
     k = max(range(label.shape[axis]), key=lambda i: len(np.unique(np.take(label, i, axis=axis))))

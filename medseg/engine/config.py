@@ -61,7 +61,9 @@ class InferenceConfig:
     ``prob_dtype``: accumulator dtype; ``surface_distances``: add HD95/ASSD (mm) to the test CSV;
     ``surface_dice_tolerance`` τ (mm): add the normalized surface Dice at τ (column ``nsd``; null = off);
     ``save_probabilities``: predict also writes ``<id>_probabilities.nii.gz``; ``mc_samples`` N > 0: MC dropout
-    (mean of N passes with dropout active) and predict also writes ``<id>_uncertainty.nii.gz`` (entropy).
+    (mean of N passes with dropout active) and predict also writes ``<id>_uncertainty.nii.gz`` (entropy);
+    ``min_component_voxels`` N > 0: connected components of a class smaller than N voxels become background in
+    validation, test and predict (:mod:`medseg.engine.postprocess`; 0 = off).
     """
 
     batch_size: int = 16
@@ -74,6 +76,7 @@ class InferenceConfig:
     surface_dice_tolerance: Optional[float] = None
     save_probabilities: bool = False
     mc_samples: int = 0
+    min_component_voxels: int = 0
 
     def __post_init__(self) -> None:
         """Every option checked by name when the config is read, not deep in inference (issue 25 defect 6:
@@ -95,6 +98,9 @@ class InferenceConfig:
             problems.append(f"batch_size must be an integer >= 1 (slices or windows per forward pass), got {self.batch_size!r}")
         if not whole(self.mc_samples, 0):
             problems.append(f"mc_samples must be an integer >= 0 (0 = no MC dropout), got {self.mc_samples!r}")
+        if not whole(self.min_component_voxels, 0):
+            problems.append("min_component_voxels must be an integer >= 0 (0 = keep every component), "
+                            f"got {self.min_component_voxels!r}")
         if not number(self.overlap) or not 0 <= self.overlap < 1:
             problems.append(f"overlap must be a number in [0, 1) (sliding-window overlap), got {self.overlap!r}")
         if self.roi_size is not None and (len(self.roi_size) != 3 or not all(whole(r, 1) for r in self.roi_size)):

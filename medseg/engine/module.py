@@ -35,6 +35,7 @@ from medseg.engine.config import InferenceConfig, LossConfig, NetworkConfig, Opt
 from medseg.engine.distributed import gather_by_id
 from medseg.engine.inference import predict_volume, probability_dtype
 from medseg.engine.losses import SegmentationLoss, class_counts, median_frequency_weights
+from medseg.engine.postprocess import labels_from_probabilities
 from medseg.engine.prediction_output import write_prediction
 from medseg.engine.resume import apply_optimizer_config
 from medseg.engine.schedules import poly_lr
@@ -230,7 +231,8 @@ class SegmentationModule(pl.LightningModule):
     def _subject(self, batch: dict[str, Any]) -> tuple[str, np.ndarray, np.ndarray]:
         if batch["image"].shape[0] != 1:
             raise ValueError(f"evaluation loaders must yield one subject per batch, got batch size {batch['image'].shape[0]}")
-        prediction = self.predict_probabilities(batch["image"][0]).argmax(dim=0).cpu().numpy()
+        prediction = labels_from_probabilities(self.predict_probabilities(batch["image"][0]),
+                                               self.inference_config.min_component_voxels)
         return str(batch["id"][0]), prediction, batch["label"][0].cpu().numpy()
 
     # ---------------------------------------------------------------- validation

@@ -17,6 +17,7 @@ import torch
 from medseg.data.preprocess import to_original_grid
 from medseg.data.readers import write_volume
 from medseg.engine.config import InferenceConfig
+from medseg.engine.postprocess import labels_from_probabilities
 from medseg.engine.uncertainty import entropy
 
 
@@ -35,7 +36,7 @@ def write_prediction(out_dir: Path, name: str, probs: torch.Tensor, meta: Mappin
     """Write the prediction ``probs`` (K, X, Y, Z) of one volume with ``meta`` (batched or not) under ``out_dir``."""
     original_affine = np.asarray(meta["original_affine"], dtype=np.float64).reshape(4, 4)
     paths = prediction_paths(Path(out_dir), name, inference)
-    labels = probs.argmax(dim=0).to(torch.uint8 if num_classes <= 256 else torch.int16).cpu().numpy()
+    labels = labels_from_probabilities(probs, inference.min_component_voxels).astype(np.uint8 if num_classes <= 256 else np.int16)
     write_volume(paths[0], to_original_grid(labels, meta, order=0), original_affine)
     if inference.save_probabilities:
         on_grid = to_original_grid(probs.float().cpu().numpy(), meta, order=1)
