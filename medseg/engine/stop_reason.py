@@ -8,7 +8,7 @@ its limit), ``interrupted`` (Ctrl-C), ``terminated`` (SIGTERM: ``kill``, ``timeo
 The first four mean the fit ran to its budget (:func:`budget_met`); ``medseg sweep`` tests a run only then
 (issue 25 defect 2). Also recorded: the budget (``max_epochs``, ``max_time`` in seconds,
 ``max_steps``), ``epochs`` completed, ``global_step``, ``train_seconds`` (summed over resumed fits: the
-count travels in the checkpoints), the `precision` the fit ran in, and the early-stopping settings when
+count travels in the checkpoints), the ``precision`` the fit ran in, and the early-stopping settings when
 there is such a callback.
 """
 
