@@ -17,13 +17,15 @@ trainings at once:
 The clocks start when training starts (after each system's own data loading and, for nnU-Net, planning and
 preprocessing, which are recorded separately). nnU-Net saves at the first epoch end past a point (epochs of
 ``--nnunet-iters`` iterations), medseg at the first batch past it; the final point is each run's last weights.
-Results accumulate in ``WORK/results.json`` (a system already there is not run again); the script prints a
-Markdown table of mean Dice per point and per structure at the last point, and draws ``WORK/time_to_dice.png``.
+Results accumulate in ``WORK/results.json`` (a system already there is not run again; the default WORK,
+benchmarks/results/vs_peers, is committed as systems land, its run folders ignored, so the run can span
+sittings); the script prints a Markdown table of mean Dice per point and per structure at the last point, and
+draws ``WORK/time_to_dice.png``.
 
     medseg synth --kind brain --out data/brain_pv --subjects 20 --resolution 2 --seed 0
     python3 -m venv /work/nnunet-venv && /work/nnunet-venv/bin/pip install torch==2.13.0 nnunetv2 \\
       && /work/nnunet-venv/bin/pip install torch==2.13.0
-    .venv/bin/python benchmarks/vs_peers.py --manifest data/brain_pv/dataset.json --work runs/vs_peers   # ~4.5 h
+    .venv/bin/python benchmarks/vs_peers.py --manifest data/brain_pv/dataset.json   # ~4.5 h; --systems S... for a part
     .venv/bin/python benchmarks/vs_peers.py --quick true      # the suite's smoke run (medseg and MONAI, seconds)
 
 (nnU-Net 2.8.1's install took 19 min here beside a training, 2 CPU minutes, and ends with pip's warning that
@@ -194,7 +196,8 @@ def plot(results: dict, points: list[float], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--manifest", type=Path, default=ROOT / "data" / "brain_pv" / "dataset.json")
-    p.add_argument("--work", type=Path, default=ROOT / "runs" / "vs_peers")
+    p.add_argument("--work", type=Path, default=ROOT / "benchmarks" / "results" / "vs_peers",
+                   help="results.json, logs and the figure (committed); run folders below it (ignored)")
     p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
     p.add_argument("--budget", type=float, default=2700.0, help="training wall seconds per system")
     p.add_argument("--points", type=float, nargs="+", default=[300.0, 900.0, 2700.0], help="seconds; the last is the budget")
