@@ -4,7 +4,8 @@
 (one-hot target, softmax), Adam at 1e-4, MONAI dictionary transforms (load, channel first, RAS, raw ids ->
 class ids, min-max intensity) cached by ``CacheDataset``; per iteration ``RandSpatialCropSamplesd`` draws
 coronal slices (roi X x 1 x Z) of each training volume, squeezed to 2D, with ``RandAffined`` and
-``RandScaleIntensityd``/``RandShiftIntensityd`` (no flips: the labels are lateralised). It trains for
+``RandScaleIntensityd``/``RandShiftIntensityd`` (no flips: the labels are lateralised), zero-padded to a
+multiple of 16 (``DivisiblePadd``; the UNet halves each side four times; scoring pads the same way and crops). It trains for
 ``--budget`` seconds of wall time and saves the weights when each of ``--save-at`` seconds has passed; each
 checkpoint is then scored on the held-out subjects slice by slice (coronal), with medseg's own Dice code
 (:func:`medseg.eval.metrics.dice_per_structure`) on the subjects' grid (the manifest's volumes are RAS, which
@@ -41,10 +42,14 @@ def transforms(label_map: dict[int, int] | None, train: bool, slices: int):
         *base,
         T.RandSpatialCropSamplesd(keys, roi_size=(-1, 1, -1), num_samples=slices, random_size=False),
         T.SqueezeDimd(keys, dim=2),  # (C, X, 1, Z) -> (C, X, Z): a coronal slice
+        T.DivisiblePadd(keys, k=DIVISOR),  # the UNet halves each side four times
         T.RandAffined(keys, prob=0.5, rotate_range=0.1, scale_range=0.1, mode=("bilinear", "nearest"), padding_mode="zeros"),
         T.RandScaleIntensityd("image", factors=0.1, prob=0.5),
         T.RandShiftIntensityd("image", offsets=0.1, prob=0.5),
     ])  # fmt: skip
+
+
+DIVISOR = 16  # 2 ** len(strides) of network()
 
 
 def network(num_classes: int) -> torch.nn.Module:
@@ -102,8 +107,10 @@ def score(manifest, checkpoint: Path) -> dict[str, list[float]]:
         if not _is_ras(item["image"]):
             raise SystemExit(f"{s.image}: not RAS; this recipe scores on the reoriented grid only")
         image = item["image"][0].as_tensor()  # (X, Y, Z)
-        logits = torch.cat([net(image[:, y:y + 32].permute(1, 0, 2)[:, None]) for y in range(0, image.shape[1], 32)])
-        prediction = logits.argmax(1).permute(1, 0, 2).numpy()  # (Y, X, Z) -> (X, Y, Z)
+        x, z = image.shape[0], image.shape[2]
+        padded = torch.nn.functional.pad(image, (0, -z % DIVISOR, 0, 0, 0, -x % DIVISOR))  # zeros after the end
+        logits = torch.cat([net(padded[:, y:y + 32].permute(1, 0, 2)[:, None]) for y in range(0, image.shape[1], 32)])
+        prediction = logits[:, :, :x, :z].argmax(1).permute(1, 0, 2).numpy()  # (Y, X, Z) -> (X, Y, Z)
         dice = dice_per_structure(prediction, item["label"][0].numpy().astype(np.int64), manifest.num_classes)
         for name, d in zip(manifest.class_names[1:], dice[1:]):
             table[name].append(float(d))
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         data = work / "quick_data"
         if not (data / "dataset.json").is_file():
             subprocess.run([sys.executable, "-m", "medseg.cli", "synth", "--kind", "malc", "--out", str(data), "--subjects", "4",
-                            "--size", "32", "--validation", "1", "--test", "1", "--seed", "0"], check=True)  # fmt: skip
+                            "--size", "24", "--validation", "1", "--test", "1", "--seed", "0"], check=True)  # fmt: skip
         args.manifest, args.save_at, args.budget, max_steps = str(data / "dataset.json"), [1e6, 2e6], 3e6, 2
     manifest = load_manifest(args.manifest)
     start = time.perf_counter()

@@ -48,6 +48,17 @@ def test_slicewise_score_equals_the_volume_score(tmp_path, monkeypatch):
     np.testing.assert_allclose([v[0] for v in got.values()], expected[1:], equal_nan=True)
 
 
+def test_scores_a_grid_the_unet_cannot_halve_four_times(tmp_path):
+    """24 voxels a side: the real UNet needs the slices padded to 32 and the logits cropped back."""
+    recipe = _script()
+    assert medseg_main(["synth", "--kind", "malc", "--out", str(tmp_path / "d"), "--subjects", "3", "--size", "24",
+                        "--validation", "1", "--test", "1", "--seed", "0"]) == 0  # fmt: skip
+    manifest = load_manifest(tmp_path / "d" / "dataset.json")
+    torch.save({"state_dict": recipe.network(manifest.num_classes).state_dict()}, tmp_path / "w.pt")
+    got = recipe.score(manifest, tmp_path / "w.pt")
+    assert list(got) == manifest.class_names[1:] and all(len(v) == 1 for v in got.values())
+
+
 @pytest.mark.slow
 def test_quick_run_writes_one_entry_per_checkpoint(tmp_path):
     recipe = _script()
