@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from pathlib import Path
 import torch
 
 from medseg.atomic import atomic_write, save_figure
+from medseg.engine.precision import cpu_isa
 from medseg.nets import build_network
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         a.features, a.batch, a.size, a.warmup, a.repeats, a.fit = [4], 2, 32, 1, 2, False
     torch.set_num_threads(a.threads)
-    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    isa = [f for f in ("avx512_bf16", "amx_bf16", "avx512f", "avx2") if f" {f}" in flags]
+    isa = cpu_isa()
     lines = [f"torch {torch.__version__}, {a.threads} threads, CPU flags: {', '.join(isa) or 'unknown'}; "
              f"batch {a.batch} x 1 x {a.size}^2, {a.repeats} rounds after {a.warmup} warm-up",
              "", "| QuickNAT features | setting | step ms (median) | vs float32 |", "|---:|---|---:|---:|"]  # fmt: skip

@@ -20,13 +20,16 @@ preprocessing, which are recorded separately). nnU-Net saves at the first epoch 
 Results accumulate in ``WORK/results.json`` (a system already there is not run again; the default WORK,
 benchmarks/results/vs_peers, is committed as systems land, its run folders ignored, so the run can span
 sittings); the script prints a Markdown table of mean Dice per point and per structure at the last point, and
-draws ``WORK/time_to_dice.png``.
+draws ``WORK/time_to_dice.png``. Each system's entry records the machine it ran on (:func:`machine`: CPU model and
+vector extensions, torch, threads); ``--combine`` draws the table and figure of runs made on several machines
+together (a system seen on two kinds of CPU is labelled by its CPU).
 
     medseg synth --kind brain --out data/brain_pv --subjects 20 --resolution 2 --seed 0
     python3 -m venv /work/nnunet-venv && /work/nnunet-venv/bin/pip install torch==2.13.0 nnunetv2 \\
       && /work/nnunet-venv/bin/pip install torch==2.13.0
     .venv/bin/python benchmarks/vs_peers.py --manifest data/brain_pv/dataset.json   # ~4.5 h; --systems S... for a part
     .venv/bin/python benchmarks/vs_peers.py --quick true      # the suite's smoke run (medseg and MONAI, seconds)
+    .venv/bin/python benchmarks/vs_peers.py --combine A/results.json B/results.json --work C   # C/time_to_dice.png
 
 (nnU-Net 2.8.1's install took 19 min here beside a training, 2 CPU minutes, and ends with pip's warning that
 torchvision wants a newer torch: harmless, nothing on this path imports torchvision. Checked end to end on 32^3
@@ -152,6 +155,37 @@ def monai_system(work: Path, manifest: Path, budget: float, points: list[float],
     return {"recipe": "benchmarks/peers/monai_recipe.py", "wall_s": wall, "points": scored}
 
 
+def machine() -> dict:
+    """What a system's times depend on: the CPU model and vector extensions, torch and its thread count."""
+    from medseg.engine.precision import cpu_isa
+
+    try:
+        info = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        info = ""
+    model = next((line.partition(":")[2].strip() for line in info.splitlines() if line.startswith("model name")), "unknown")
+    return {"cpu": model, "isa": cpu_isa(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+
+
+def label(system: str, r: dict) -> str:
+    """The system's name, with its CPU's widest extension where the run recorded one (runs of several machines
+    in one figure)."""
+    isa = r.get("machine", {}).get("isa")
+    return f"{system} ({isa[0].upper().replace('_', '-')} CPU)" if isa else system
+
+
+def combine(paths: list[Path]) -> dict:
+    """Several results.json in one mapping keyed by :func:`label`; two runs under one label are an error."""
+    merged: dict = {}
+    for path in paths:
+        for system, r in json.loads(path.read_text()).items():
+            key = label(system, r)
+            if key in merged:
+                raise ValueError(f"{path}: {key!r} is in an earlier --combine file too, on the same kind of CPU")
+            merged[key] = r
+    return merged
+
+
 def load_test(manifest: Path) -> list:
     from medseg.data import load_manifest
 
@@ -180,14 +214,14 @@ def plot(results: dict, points: list[float], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4))
     for system, r in results.items():
         xs = [p / 60 for p in points if point_name(p) in r["points"]]
         ys = [vs_nnunet.mean_foreground(r["points"][point_name(p)]["dice"]) for p in points if point_name(p) in r["points"]]
-        ax.plot(xs, ys, marker="o", label=system)
+        ax.plot(xs, ys, marker="o", label=system, linestyle="--" if "machine" in r else "-")
     ax.set(xlabel="training wall time (minutes, 2 CPU cores)", ylabel="held-out mean Dice", ylim=(0, 1))
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="small")  # beside the axes: curves span them
     fig.tight_layout()
     save_figure(fig, path)
     plt.close(fig)
@@ -204,7 +238,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--nnunet-python", type=Path, default=Path("/work/nnunet-venv/bin/python"))
     p.add_argument("--nnunet-iters", type=int, default=10, help="nnU-Net iterations per epoch")
     p.add_argument("--quick", type=lambda s: s.lower() == "true", default=False)
+    p.add_argument("--combine", type=Path, nargs="+", help="runs nothing: the table and WORK/time_to_dice.png of "
+                   "these results.json together (runs of several machines)")
     a = p.parse_args(argv)
+    if a.combine:
+        missing = [str(f) for f in a.combine if not f.is_file()]
+        if missing:
+            p.error(f"--combine: {', '.join(missing)} not found")
+        try:
+            results = combine(a.combine)
+        except ValueError as e:
+            p.error(f"--combine: {e}")
+        a.work.mkdir(parents=True, exist_ok=True)
+        print(table(results, sorted(a.points)))
+        plot(results, sorted(a.points), a.work / "time_to_dice.png")
+        return 0
     if a.quick:  # 32^3 phantoms, 3 steps (max_steps ends the fit, not the clock): the first step and the end
         a.budget, a.points = 3600.0, [0.0, 3600.0]
         a.manifest, a.systems = a.work / "quick_data" / "dataset.json", [s for s in a.systems if not s.startswith("nnunet")]
@@ -231,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             results[system] = nnunet_system(system, a.work, a.manifest, a.nnunet_python, a.budget, points, a.nnunet_iters)
         else:
             results[system] = monai_system(a.work, a.manifest, a.budget, points, a.quick)
+        results[system]["machine"] = machine()
         atomic_write(results_path, json.dumps(results, indent=1))
     print(table(results, points))
     plot(results, points, a.work / "time_to_dice.png")

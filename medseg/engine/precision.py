@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 CPU_BF16_CHOICES = ("never", "native")
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names (Linux)
+ISA_FLAGS = (*NATIVE_BF16_FLAGS, "avx512f", "avx2")
 
 
 def cpu_flags(cpuinfo: Optional[str] = None) -> set[str]:
@@ -31,6 +32,13 @@ def cpu_flags(cpuinfo: Optional[str] = None) -> set[str]:
         if key.strip() == "flags":
             return set(value.split())
     return set()
+
+
+def cpu_isa(flags: Optional[set[str]] = None) -> list[str]:
+    """The vector extensions that set CPU training speed here, of :data:`ISA_FLAGS`, in that order (benchmarks
+    record them beside their timings)."""
+    flags = cpu_flags() if flags is None else flags
+    return [f for f in ISA_FLAGS if f in flags]
 
 
 def native_cpu_bf16(flags: Optional[set[str]] = None) -> bool:

@@ -77,3 +77,21 @@ def test_table_gives_each_point_reached_and_the_last_point_per_structure():
 def test_point_names_are_whole_minutes_or_seconds():
     peers = _script()
     assert [peers.point_name(t) for t in (0.0, 300.0, 2700.0, 20.0, 90.0)] == ["0 min", "5 min", "45 min", "20 s", "90 s"]
+
+
+def test_combine_labels_a_system_by_its_cpu_and_refuses_two_runs_under_one_label(tmp_path, capsys):
+    peers = _script()
+    points = {"5 min": {"dice": {"x": [0.5], "y": [0.7]}}}
+    old, new, again = tmp_path / "old.json", tmp_path / "new.json", tmp_path / "again.json"
+    old.write_text(json.dumps({"medseg-demo": {"points": points}, "monai": {"points": points}}))
+    avx2 = {"cpu": "AMD EPYC", "isa": ["avx2"], "torch": "2.13.0", "threads": 2}
+    new.write_text(json.dumps({"medseg-demo": {"points": points, "machine": avx2},
+                               "medseg-grid": {"points": points, "machine": avx2}}))  # fmt: skip
+    assert list(peers.combine([old, new])) == ["medseg-demo", "monai", "medseg-demo (AVX2 CPU)", "medseg-grid (AVX2 CPU)"]
+    assert peers.main(["--combine", str(old), str(new), "--work", str(tmp_path / "c"), "--budget", "300", "--points", "300"]) == 0
+    assert "| medseg-grid (AVX2 CPU) | 0.600 |" in capsys.readouterr().out
+    assert (tmp_path / "c" / "time_to_dice.png").stat().st_size > 0
+    again.write_text(new.read_text())
+    with pytest.raises(SystemExit):  # the same system on the same kind of CPU twice
+        peers.main(["--combine", str(new), str(again), "--work", str(tmp_path / "d")])
+    assert not (tmp_path / "d").exists()

@@ -7,7 +7,7 @@ import pytest
 from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
 
 import medseg.engine.precision as precision_module
-from medseg.engine.precision import cpu_flags, native_cpu_bf16, resolve_precision, trains_on_cpu
+from medseg.engine.precision import cpu_flags, cpu_isa, native_cpu_bf16, resolve_precision, trains_on_cpu
 
 CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -26,6 +26,12 @@ def test_native_bf16_is_read_from_the_first_flags_line(extra, native):
     assert {"avx2", "avx512f"} <= flags and "spectre_v1" not in flags  # the bugs line is not flags
     assert native_cpu_bf16(flags) is native
     assert cpu_flags("no flags here") == set()
+
+
+def test_isa_names_the_extensions_present_widest_first():
+    assert cpu_isa(cpu_flags(CPUINFO.format(extra="avx512_bf16"))) == ["avx512_bf16", "avx512f", "avx2"]
+    assert cpu_isa({"avx2", "sse2", "fma"}) == ["avx2"]
+    assert cpu_isa(set()) == []
 
 
 def test_resolution_explicit_precision_wins_and_gpus_are_never_changed():
