@@ -157,14 +157,9 @@ def monai_system(work: Path, manifest: Path, budget: float, points: list[float],
 
 def machine() -> dict:
     """What a system's times depend on: the CPU model and vector extensions, torch and its thread count."""
-    from medseg.engine.precision import cpu_isa
+    from medseg.engine.precision import cpu_isa, cpu_model
 
-    try:
-        info = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        info = ""
-    model = next((line.partition(":")[2].strip() for line in info.splitlines() if line.startswith("model name")), "unknown")
-    return {"cpu": model, "isa": cpu_isa(), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    return {"cpu": cpu_model(), "isa": cpu_isa(), "torch": torch.__version__, "threads": torch.get_num_threads()}
 
 
 def label(system: str, r: dict) -> str:

@@ -18,20 +18,30 @@ NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo names (Linux)
 ISA_FLAGS = (*NATIVE_BF16_FLAGS, "avx512f", "avx2")
 
 
+def _cpuinfo_field(name: str, cpuinfo: Optional[str]) -> Optional[str]:
+    """The value of the first ``name`` line of ``/proc/cpuinfo`` (or of ``cpuinfo``, its text); None where there
+    is none (not Linux)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == name:
+            return value.strip()
+    return None
+
+
 def cpu_flags(cpuinfo: Optional[str] = None) -> set[str]:
     """The CPU's feature flags: the first ``flags`` line of ``/proc/cpuinfo`` (or of ``cpuinfo``, its text);
     empty where there is none (not Linux)."""
-    if cpuinfo is None:
-        path = Path("/proc/cpuinfo")
-        try:
-            cpuinfo = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return set()
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "flags":
-            return set(value.split())
-    return set()
+    return set((_cpuinfo_field("flags", cpuinfo) or "").split())
+
+
+def cpu_model(cpuinfo: Optional[str] = None) -> str:
+    """The CPU's ``model name`` from ``/proc/cpuinfo`` (or ``cpuinfo``); ``unknown`` where there is none."""
+    return _cpuinfo_field("model name", cpuinfo) or "unknown"
 
 
 def cpu_isa(flags: Optional[set[str]] = None) -> list[str]:

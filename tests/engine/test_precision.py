@@ -7,7 +7,7 @@ import pytest
 from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator
 
 import medseg.engine.precision as precision_module
-from medseg.engine.precision import cpu_flags, cpu_isa, native_cpu_bf16, resolve_precision, trains_on_cpu
+from medseg.engine.precision import cpu_flags, cpu_isa, cpu_model, native_cpu_bf16, resolve_precision, trains_on_cpu
 
 CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
@@ -32,6 +32,12 @@ def test_isa_names_the_extensions_present_widest_first():
     assert cpu_isa(cpu_flags(CPUINFO.format(extra="avx512_bf16"))) == ["avx512_bf16", "avx512f", "avx2"]
     assert cpu_isa({"avx2", "sse2", "fma"}) == ["avx2"]
     assert cpu_isa(set()) == []
+
+
+def test_model_name_is_read_from_cpuinfo():
+    text = "processor\t: 0\nmodel name\t: AMD EPYC 7B13 64-Core Processor\nflags\t\t: avx2\n"
+    assert cpu_model(text) == "AMD EPYC 7B13 64-Core Processor"
+    assert cpu_model(CPUINFO.format(extra="")) == "unknown"  # no model name line
 
 
 def test_resolution_explicit_precision_wins_and_gpus_are_never_changed():
